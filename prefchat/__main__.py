@@ -1,0 +1,3 @@
+from prefchat.cli import main
+
+main()

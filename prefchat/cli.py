@@ -1,0 +1,53 @@
+"""The `prefchat` command line. Thin: each group lives in prefchat/commands and imports its heavy
+parts lazily, so `prefchat --help` and `--version` never load torch, transformers or llama_cpp."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from prefchat import __version__
+from prefchat.errors import PrefchatError
+
+app = typer.Typer(
+    name="prefchat",
+    help="A terminal chat that learns what you like from a dozen A/B answers.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"prefchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context,
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from prefchat.commands import bench
+
+    app.add_typer(bench.app, name="bench")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: user-facing errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except PrefchatError as exc:
+        typer.echo(f"prefchat: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

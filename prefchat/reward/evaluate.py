@@ -1,0 +1,69 @@
+"""The paper's protocol for new users: elicit answers on a calibration pool, test on held-out pairs.
+
+Kept free of corpus and file knowledge: callers pass pair differences and answer oracles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from prefchat.reward.elicit import Elicitor
+from prefchat.reward.metrics import accuracy, auc
+
+
+@dataclass
+class CurveResult:
+    budgets: list[int]
+    auc: np.ndarray  # users x budgets
+    accuracy: np.ndarray  # users x budgets
+
+    def mean_auc(self) -> dict[int, float]:
+        return {b: float(np.nanmean(self.auc[:, i])) for i, b in enumerate(self.budgets)}
+
+    def mean_accuracy(self) -> dict[int, float]:
+        return {b: float(np.nanmean(self.accuracy[:, i])) for i, b in enumerate(self.budgets)}
+
+
+def elicitation_curve(pool: np.ndarray, pool_prompts: np.ndarray, answers: np.ndarray,
+                      test: np.ndarray, test_labels: np.ndarray, budgets: Sequence[int],
+                      strategy: str = "active", beta: float | np.ndarray = 1.0, criterion: str = "fisher",
+                      prior_mean: np.ndarray | None = None, seed: int = 0) -> CurveResult:
+    """AUC and accuracy after each budget of answers, for every user.
+
+    pool: (K, J) calibration pair differences; answers: (users, K) each user's answer to each pool pair
+    (1, 0 or 0.5); test: (T, J) test pair differences; test_labels: (users, T)."""
+    budgets = sorted(int(b) for b in budgets)
+    n_users = answers.shape[0]
+    aucs = np.full((n_users, len(budgets)), np.nan)
+    accs = np.full((n_users, len(budgets)), np.nan)
+    for u in range(n_users):
+        el = Elicitor(pool, pool_prompts, beta=beta, prior_mean=prior_mean, strategy=strategy, criterion=criterion,
+                      seed=seed * 100_003 + u)
+        bi = 0
+        for k in range(1, budgets[-1] + 1):
+            q = el.next_question()
+            if q is None:
+                break
+            el.answer(q, float(answers[u, q]))
+            while bi < len(budgets) and budgets[bi] == k:
+                s = test @ el.lam
+                aucs[u, bi], accs[u, bi] = auc(s, test_labels[u]), accuracy(s, test_labels[u])
+                bi += 1
+        while bi < len(budgets):  # pool exhausted: the last fit stands for larger budgets
+            s = test @ el.lam
+            aucs[u, bi], accs[u, bi] = auc(s, test_labels[u]), accuracy(s, test_labels[u])
+            bi += 1
+    return CurveResult(budgets, aucs, accs)
+
+
+def fixed_scores(scores: np.ndarray, test_labels: np.ndarray) -> tuple[float, float]:
+    """Mean per-user AUC and accuracy for fixed per-user scores (users x T), e.g. the oracle."""
+    a = [auc(scores[u], test_labels[u]) for u in range(scores.shape[0])]
+    c = [accuracy(scores[u], test_labels[u]) for u in range(scores.shape[0])]
+    return float(np.nanmean(a)), float(np.nanmean(c))
+
+
+def per_user_scores(fn: Callable[[int], np.ndarray], n_users: int) -> np.ndarray:
+    return np.stack([fn(u) for u in range(n_users)])
