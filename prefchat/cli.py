@@ -37,6 +37,8 @@ def _register() -> None:
     from prefchat.commands import bench
 
     app.add_typer(bench.app, name="bench")
+    from prefchat.commands import profile
+    app.add_typer(profile.app, name="profile")
 
 
 _register()

@@ -1,0 +1,168 @@
+"""`prefchat profile ...`: list, show, use, rename, delete, export, import, refit.
+
+Thin wrappers over prefchat.profiles. Heavy parts (numpy, rich, the basis scorer with torch) are
+imported inside the commands, so `prefchat --help` stays fast. Bad input raises PrefchatError, which
+cli.main() prints as one line with exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Manage personal profiles (what you like, as a vector on the basis).",
+                  no_args_is_help=True)
+
+BASIS_HELP = "Basis name or directory (default: $PREFCHAT_BASIS or the shipped one)."
+
+
+def _store():
+    from prefchat.profiles.store import ProfileStore
+
+    return ProfileStore()
+
+
+def _pair_diffs(basis):
+    """Features for a refit. The scorer loads the encoder (torch), so it is created only if called."""
+    def fn(prompts, a_texts, b_texts):
+        return basis.scorer().pair_diffs(prompts, a_texts, b_texts)
+    return fn
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List profiles; '*' marks the default. Unreadable files are named on stderr."""
+    store = _store()
+    good, bad = store.list()
+    try:
+        default = store.get_default()
+    except Exception as exc:  # a broken settings file must not hide the profiles  # noqa: BLE001
+        default = None
+        _err(f"prefchat: warning: {exc}")
+    if not good and not bad:
+        typer.echo(f"no profiles yet in {store.dir} (run onboarding, or `prefchat profile import FILE`)")
+    for p in good:
+        mark = "*" if p.name == default else " "
+        typer.echo(f"{mark} {p.name:<24} basis {p.basis.name:<12} {len(p.answers):>4} answers  "
+                   f"updated {p.updated_at}")
+    for prob in bad:
+        _err(f"prefchat: warning: skipped {prob.file}: {prob.reason}; {prob.fix}")
+
+
+@app.command("show")
+def show_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the default one)."),
+             basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
+    """Show a profile as labelled trait bars."""
+    from rich.console import Console
+
+    from prefchat.basis import load_basis, shipped_models_dir
+    from prefchat.errors import PrefchatError
+    from prefchat.profiles.view import render
+
+    store = _store()
+    default = store.get_default()
+    name = name or default
+    if not name:
+        raise PrefchatError("no default profile; name one, or set it with `prefchat profile use NAME`")
+    prof = store.load(name)
+    b = None
+    # Prefer the shipped basis the profile names, then the configured one; show raw lambda if neither
+    # loads, rather than failing: the profile itself is fine.
+    cands = [basis] if basis else [shipped_models_dir() / prof.basis.name, None]
+    for cand in cands:
+        try:
+            b = load_basis(cand)
+        except (PrefchatError, KeyError, TypeError, ValueError):  # a broken basis.json, too
+            if basis:
+                raise
+            continue
+        if b.fingerprint == prof.basis.fingerprint:
+            break
+    Console().print(render(prof, b, is_default=(name == default)))
+
+
+@app.command("use")
+def use_cmd(name: str = typer.Argument(..., help="Profile to make the default.")) -> None:
+    """Make NAME the default profile."""
+    _store().set_default(name)
+    typer.echo(f"default profile is now '{name}'")
+
+
+@app.command("rename")
+def rename_cmd(old: str, new: str) -> None:
+    """Rename a profile (the default follows it)."""
+    _store().rename(old, new)
+    typer.echo(f"renamed '{old}' to '{new}'")
+
+
+@app.command("delete")
+def delete_cmd(name: str,
+               yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Delete a profile (asks first unless --yes)."""
+    store = _store()
+    path = store.path_for(name)
+    if not path.exists():
+        store.load(name)  # raises the standard 'no profile named' message
+    if not yes and not typer.confirm(f"Delete profile '{name}' ({path})? This cannot be undone"):
+        typer.echo("not deleted")
+        raise typer.Exit(1)
+    store.delete(name)
+    typer.echo(f"deleted '{name}'")
+
+
+@app.command("export")
+def export_cmd(name: str,
+               output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                     help="File to write (default: stdout)."),
+               vector_only: bool = typer.Option(False, "--vector-only",
+                                                help="Leave out your answers (private); the result "
+                                                     "cannot be refitted on another basis."),
+               force: bool = typer.Option(False, "--force", help="Replace FILE if it exists.")) -> None:
+    """Export a profile as JSON (the §4 profile format)."""
+    import sys
+
+    from prefchat.profiles.exchange import export_bytes, export_to_file
+
+    prof = _store().load(name)
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(export_bytes(prof, vector_only))
+        sys.stdout.buffer.flush()
+    else:
+        export_to_file(prof, output, vector_only, force)
+        _err(f"exported '{name}' to {output}" + (" (without answers)" if vector_only else ""))
+
+
+@app.command("import")
+def import_cmd(file: str = typer.Argument(..., help="Profile JSON file ('-' for stdin)."),
+               as_name: Optional[str] = typer.Option(None, "--as", help="Store under this name."),
+               force: bool = typer.Option(False, "--force", help="Replace an existing profile."),
+               basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
+    """Import a profile file; a profile from another basis is refitted from its answers."""
+    from prefchat.basis import load_basis
+    from prefchat.profiles.exchange import import_profile, read_profile_file
+
+    prof = read_profile_file(file)  # validate first: a bad file fails fast, before loading a basis
+    b = load_basis(basis)
+    res = import_profile(_store(), prof, b, _pair_diffs(b), as_name, force)
+    for note in res.notes:
+        _err(f"prefchat: note: {note}")
+    typer.echo(f"imported '{res.profile.name}' to {res.path}")
+
+
+@app.command("refit")
+def refit_cmd(name: str, basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
+    """Refit a profile's lambda from its answers on a basis (e.g. after upgrading the basis)."""
+    from prefchat.basis import load_basis
+    from prefchat.profiles.refit import refit
+
+    store = _store()
+    prof = store.load(name)
+    b = load_basis(basis)
+    new = refit(prof, b, _pair_diffs(b))
+    store.save(new, overwrite=True)
+    typer.echo(f"refitted '{name}' on basis '{b.name}' ({b.dims} dims) from {len(new.answers)} answers")
