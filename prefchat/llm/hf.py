@@ -1,0 +1,228 @@
+"""Hugging Face transformers backend: a causal LM from a local directory or a hub id.
+
+The N candidates are the N rows of ONE batched `generate` call with sampling: the prompt is repeated
+N times (identical rows need no padding), so each decode step runs one forward pass for all N.
+transformers seeds one RNG for the whole batch, so candidates differ because they are different rows
+of the same random stream: a request's seed makes the whole set reproducible, but candidate i is
+not the same text as an N=1 run with seed+i (unlike the llama.cpp backend).
+
+Streaming uses a custom streamer, because transformers' own streamers only handle batch size 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from prefchat.llm.base import (
+    Backend,
+    BackendError,
+    Cancelled,
+    Candidate,
+    DeltaCallback,
+    GenerationRequest,
+    ModelLoadError,
+    ModelNotFound,
+    OutOfMemory,
+    ProgressCallback,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _looks_like_path(model: str) -> bool:
+    """Hub ids are "org/name"; anything absolute, relative-dotted or home-based is a path."""
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1
+
+
+def _fallback_prompt(messages: list[dict]) -> str:
+    return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) \
+        + "\n\nAssistant:"
+
+
+class _BatchStreamer:
+    """Receives each step's new tokens for all rows (transformers' streamer protocol: the first
+    `put` is the prompt, then one tensor of shape (N,) per step), decodes each row incrementally,
+    and reports deltas. Rows stop counting at their first end-of-turn token (generate keeps
+    padding finished rows until every row is done)."""
+
+    def __init__(self, tokenizer, n: int, eos_ids: set[int], on_delta: DeltaCallback,
+                 ignore_eos: bool, t0: float) -> None:
+        self.tok = tokenizer
+        self.eos_ids = eos_ids
+        self.on_delta = on_delta
+        self.ignore_eos = ignore_eos
+        self.t0 = t0
+        self.tokens: list[list[int]] = [[] for _ in range(n)]
+        self.text = [""] * n
+        self.finish: list[Optional[str]] = [None] * n
+        self.seconds = [0.0] * n
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        now = time.perf_counter() - self.t0
+        for j, tok in enumerate(value.reshape(len(self.tokens), -1)[:, -1].tolist()):
+            if self.finish[j]:
+                continue
+            if tok in self.eos_ids and not self.ignore_eos:
+                self.finish[j], self.seconds[j] = "stop", now
+                continue
+            self.tokens[j].append(tok)
+            text = self.tok.decode(self.tokens[j], skip_special_tokens=True)
+            # A trailing U+FFFD means the last token ended mid-character: wait for the rest.
+            if text.endswith("\ufffd") or len(text) <= len(self.text[j]):
+                continue
+            delta, self.text[j] = text[len(self.text[j]):], text
+            self.on_delta(j, delta)
+
+    def end(self) -> None:
+        now = time.perf_counter() - self.t0
+        for j in range(len(self.tokens)):
+            text = self.tok.decode(self.tokens[j], skip_special_tokens=True)
+            if len(text) > len(self.text[j]) and text.startswith(self.text[j]):
+                self.on_delta(j, text[len(self.text[j]):])
+            self.text[j] = text
+            if not self.finish[j]:
+                self.seconds[j] = now
+
+
+class HFBackend(Backend):
+    """A transformers causal LM. model: local directory or hub id. device: "auto" (cuda with bf16
+    when available, else cpu with fp32), "cpu" or "cuda". offline: never contact the hub (default:
+    the HF_HUB_OFFLINE environment variable)."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, *, device: str = "auto", offline: Optional[bool] = None,
+                 n_threads: Optional[int] = None) -> None:
+        super().__init__()
+        self.model_id = str(model)
+        self.device = device
+        self.offline = offline if offline is not None else os.environ.get("HF_HUB_OFFLINE") == "1"
+        self.n_threads = n_threads
+        self._model = None
+        self._tok = None
+        self._gen_lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"transformers {self.model_id} ({self.device})"
+
+    def _load(self, progress: ProgressCallback) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(os.path.expanduser(self.model_id))
+        local = path.is_dir()
+        if not local:
+            if path.exists():
+                raise ModelNotFound(f"{path} is a file; give the model's directory or a hub id")
+            if _looks_like_path(self.model_id):
+                raise ModelNotFound(f"model directory not found: {path}")
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        if self.n_threads:
+            torch.set_num_threads(self.n_threads)
+        if local and not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path} has no config.json: not a transformers model directory")
+        src = str(path) if local else self.model_id
+        progress(f"loading {src}")
+        # tqdm bars on stderr would paint over a Textual screen; progress goes through `progress`.
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        try:
+            self._tok = AutoTokenizer.from_pretrained(src, local_files_only=self.offline or local)
+            model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype,
+                                                         local_files_only=self.offline or local)
+            self._model = model.to(self.device).eval()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise OutOfMemory(f"GPU out of memory loading {src}; use device=cpu or a smaller "
+                              f"model") from exc
+        except OSError as exc:
+            if local:
+                raise ModelLoadError(f"could not load {src}: not a transformers model directory "
+                                     f"({str(exc).splitlines()[0]})") from exc
+            how = "offline mode is on" if self.offline else "the hub could not be reached"
+            raise ModelNotFound(f"'{src}' is not a local directory and {how}; download it first "
+                                f"(huggingface-cli download {src}) or give a path") from exc
+        except Exception as exc:  # corrupt safetensors, unknown architecture, ...
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelLoadError(f"could not load {src}: {first}") from exc
+        progress(f"loaded {src}")
+
+    def close(self) -> None:
+        with self._gen_lock:
+            self._model = None
+            self._tok = None
+            self._loaded = False
+
+    def format_prompt(self, messages: list[dict]) -> str:
+        if getattr(self._tok, "chat_template", None):
+            return self._tok.apply_chat_template(messages, add_generation_prompt=True,
+                                                 tokenize=False)
+        return _fallback_prompt(messages)
+
+    def _eos_ids(self) -> set[int]:
+        ids = self._model.generation_config.eos_token_id
+        ids = set(ids if isinstance(ids, (list, tuple)) else [ids] if ids is not None else [])
+        if self._tok.eos_token_id is not None:
+            ids.add(self._tok.eos_token_id)
+        return ids
+
+    def _generate(self, request: GenerationRequest, on_delta: DeltaCallback,
+                  cancel: threading.Event) -> list[Candidate]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class _Cancel(StoppingCriteria):
+            # Checked after every step: generation ends within one forward pass of the cancel.
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
+                                  device=input_ids.device)
+
+        with self._gen_lock:
+            if self._model is None:
+                raise BackendError("the transformers backend was closed")
+            enc = self._tok(self.format_prompt(request.messages), return_tensors="pt",
+                            add_special_tokens=False)
+            n = request.n
+            ids = enc["input_ids"].repeat(n, 1).to(self.device)
+            mask = enc["attention_mask"].repeat(n, 1).to(self.device)
+            seed = request.seeds()[0]
+            eos = self._eos_ids()
+            pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else min(eos, default=0)
+            t0 = time.perf_counter()
+            streamer = _BatchStreamer(self._tok, n, eos, on_delta, request.ignore_eos, t0)
+            kwargs = dict(max_new_tokens=request.max_tokens, pad_token_id=pad,
+                          streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancel()]))
+            if request.temperature > 0:
+                kwargs.update(do_sample=True, temperature=request.temperature,
+                              top_p=request.top_p, top_k=0)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if request.ignore_eos:
+                kwargs["min_new_tokens"] = request.max_tokens
+            devices = [torch.cuda.current_device()] if self.device.startswith("cuda") else []
+            try:
+                # fork_rng: seeding must not disturb the global RNG other code relies on.
+                with torch.random.fork_rng(devices=devices), torch.inference_mode():
+                    torch.manual_seed(seed)
+                    self._model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+            except torch.cuda.OutOfMemoryError as exc:
+                torch.cuda.empty_cache()
+                raise OutOfMemory(f"GPU out of memory generating {n} candidates; lower N or "
+                                  f"max_tokens") from exc
+            cands = [Candidate(streamer.text[j], len(streamer.tokens[j]), streamer.seconds[j],
+                               streamer.finish[j] or ("cancelled" if cancel.is_set() else "length"),
+                               seed) for j in range(n)]
+            if cancel.is_set():
+                raise Cancelled(cands)
+            return cands
