@@ -1,0 +1,141 @@
+"""New-user fit and active selection: exact properties that a sign flip, a missing regulariser or a
+selection rule that ignores H would break."""
+
+import numpy as np
+import pytest
+
+from prefchat.reward.elicit import Elicitor, fit_lambda, population_prior, uncertainty
+
+
+def _objective(lam, v, y, beta, mu):
+    z = v @ lam
+    ll = y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z)
+    return -ll.sum() + 0.5 * beta * np.sum((lam - mu) ** 2)
+
+
+def test_zero_answers_returns_prior_and_prior_precision():
+    mu = np.array([0.3, -0.2, 0.1])
+    lam, H = fit_lambda(np.zeros((0, 3)), np.zeros(0), beta=2.0, prior_mean=mu)
+    np.testing.assert_allclose(lam, mu)
+    np.testing.assert_allclose(H, 2.0 * np.eye(3))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_few_separable_answers_are_finite_and_point_the_right_way(n):
+    v = np.eye(3)[:n] * 2.0
+    y = np.ones(n)  # always prefers a: perfectly separable
+    lam, H = fit_lambda(v, y, beta=1.0)
+    assert np.all(np.isfinite(lam)) and np.all(np.isfinite(H))
+    assert np.all(lam[:n] > 0.3)  # the sign of the evidence: a preferred along e_i => lambda_i > 0
+    np.testing.assert_allclose(lam[n:], 0.0, atol=1e-12)
+
+
+def test_fit_is_the_exact_map_estimate():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(25, 4))
+    y = rng.choice([0.0, 0.5, 1.0], size=25)
+    mu = rng.normal(size=4) * 0.1
+    lam, H = fit_lambda(v, y, beta=0.7, prior_mean=mu)
+    # gradient of the penalised likelihood vanishes
+    p = 1 / (1 + np.exp(-(v @ lam)))
+    np.testing.assert_allclose(v.T @ (p - y) + 0.7 * (lam - mu), 0.0, atol=1e-8)
+    # and it is the minimum: any perturbation increases the objective
+    f0 = _objective(lam, v, y, 0.7, mu)
+    for d in rng.normal(size=(20, 4)) * 1e-3:
+        assert _objective(lam + d, v, y, 0.7, mu) > f0
+    # H = beta I + sum s'(v.l) v v^T, checked against finite differences of the gradient
+    eps = 1e-6
+    num = np.zeros((4, 4))
+    for j in range(4):
+        e = np.zeros(4); e[j] = eps
+        gp = v.T @ (1 / (1 + np.exp(-(v @ (lam + e)))) - y) + 0.7 * (lam + e - mu)
+        gm = v.T @ (1 / (1 + np.exp(-(v @ (lam - e)))) - y) + 0.7 * (lam - e - mu)
+        num[:, j] = (gp - gm) / (2 * eps)
+    np.testing.assert_allclose(H, num, atol=1e-5)
+
+
+def test_ties_are_half_targets():
+    v = np.array([[1.0, 0.0]])
+    lam, _ = fit_lambda(v, np.array([0.5]), beta=1.0)
+    np.testing.assert_allclose(lam, 0.0, atol=1e-12)  # a tie pulls toward indifference
+    lam_a, _ = fit_lambda(v, np.array([1.0]), beta=1.0)
+    lam_b, _ = fit_lambda(v, np.array([0.0]), beta=1.0)
+    np.testing.assert_allclose(lam_a, -lam_b)
+
+
+def test_matrix_prior_and_population_prior():
+    rng = np.random.default_rng(1)
+    users = rng.normal(size=(500, 3)) * np.array([1.0, 2.0, 0.5]) + np.array([1.0, 0.0, -1.0])
+    mean, prec = population_prior(users)
+    np.testing.assert_allclose(mean, users.mean(0))
+    np.testing.assert_allclose(np.linalg.inv(prec), np.cov(users, rowvar=False) + 1e-3 * np.eye(3), rtol=1e-8)
+    lam, H = fit_lambda(np.zeros((0, 3)), np.zeros(0), beta=prec, prior_mean=mean)
+    np.testing.assert_allclose(lam, mean)
+    np.testing.assert_allclose(H, prec)
+    with pytest.raises(ValueError):
+        fit_lambda(np.zeros((0, 2)), np.zeros(0), beta=0.0)
+
+
+def test_uncertainty_is_the_inverse_hessian_norm():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(5, 5))
+    H = A @ A.T + np.eye(5)
+    c = rng.normal(size=(100, 5))
+    want = np.sqrt(np.einsum("ij,jk,ik->i", c, np.linalg.inv(H), c))
+    np.testing.assert_allclose(uncertainty(c, H), want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("criterion", ["norm", "fisher"])
+def test_selection_uses_H_not_just_the_norm(criterion):
+    # Big candidates along e1, smaller ones along e2. After several answers along e1 the posterior is
+    # tight there; a rule that ignored H would keep asking the big e1 pairs.
+    pool = np.array([[3.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
+    prompts = np.arange(10)
+    el = Elicitor(pool, prompts, beta=1.0, criterion=criterion, seed=0)
+    for q, y in [(0, 1.0), (1, 0.0), (2, 1.0), (3, 0.0)]:
+        el.answer(q, y)
+    assert el.next_question() >= 5
+
+
+def test_first_pick_random_then_deterministic_and_no_prompt_twice():
+    rng = np.random.default_rng(3)
+    pool = rng.normal(size=(60, 4))
+    prompts = np.repeat(np.arange(20), 3)
+    firsts = {Elicitor(pool, prompts, seed=s).next_question() for s in range(10)}
+    assert len(firsts) > 3  # the first question is random
+    el = Elicitor(pool, prompts, seed=0)
+    asked_prompts = []
+    while (q := el.next_question()) is not None:
+        asked_prompts.append(prompts[q])
+        el.answer(q, 1.0 if pool[q, 0] > 0 else 0.0)
+    assert sorted(asked_prompts) == list(range(20))  # every prompt once, none twice
+    el2 = Elicitor(pool, prompts, seed=0)
+    for q in el.asked:  # same answers replayed -> same state
+        assert el2.next_question() == q
+        el2.answer(q, 1.0 if pool[q, 0] > 0 else 0.0)
+    np.testing.assert_allclose(el2.lam, el.lam)
+
+
+def test_undo_restores_the_previous_state():
+    rng = np.random.default_rng(4)
+    pool = rng.normal(size=(30, 3))
+    el = Elicitor(pool, np.arange(30), seed=1)
+    el.answer(el.next_question(), 1.0)
+    lam1, H1, nxt = el.lam.copy(), el.precision.copy(), el.next_question()
+    el.answer(nxt, 0.0)
+    assert el.undo() == nxt
+    np.testing.assert_allclose(el.lam, lam1, atol=1e-10)
+    np.testing.assert_allclose(el.precision, H1, atol=1e-10)
+    assert el.next_question() == nxt
+
+
+def test_selection_among_10000_is_vectorised():
+    rng = np.random.default_rng(5)
+    el = Elicitor(rng.normal(size=(10_000, 8)), np.arange(10_000), seed=0)
+    for _ in range(5):
+        el.answer(el.next_question(), 1.0)
+    q = el.next_question()
+    p = 1 / (1 + np.exp(-(el.pool @ el.lam)))
+    s = uncertainty(el.pool, el.precision) ** 2 * p * (1 - p)
+    s[el.asked] = -1
+    assert q == int(np.argmax(s))
