@@ -1,0 +1,336 @@
+"""OpenAI-compatible HTTP backend (OpenAI, vLLM, llama.cpp's server, llama-cpp-python's server, ...).
+
+Best-of-N: the first request asks for `n=N`. Servers that honour `n` return N choices in one stream
+(one prompt evaluation, batched decoding on their side). Several popular local servers silently
+ignore `n` and return one choice (DESIGN.md §6); then the missing candidates are fetched as N-1
+concurrent single requests with seeds seed+1, ..., and the backend remembers not to ask for `n`
+again. The first choice is kept either way, so detection costs nothing.
+
+Every request runs in a daemon thread and the caller's thread only waits, so cancel (and errors in
+one request) return at once even while a socket read is blocked; abandoned requests are closed and
+their threads end at their next chunk or timeout.
+
+The API key is only ever handed to the client: it is not logged, not in messages, not in describe().
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import httpx2 as httpx  # the HTTP client the openai package is built on (3.x uses httpx2)
+import openai
+
+from prefchat.llm.base import (
+    AuthenticationFailed,
+    Backend,
+    BackendConnectionError,
+    BackendError,
+    BackendTimeout,
+    Cancelled,
+    Candidate,
+    DeltaCallback,
+    GenerationRequest,
+    ModelNotFound,
+    ProgressCallback,
+    RateLimited,
+    ServerError,
+    StreamInterrupted,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"
+KEY_ENV_VARS = ("PREFCHAT_API_KEY", "OPENAI_API_KEY")
+
+
+@dataclass
+class _Choice:
+    text: str = ""
+    n_tokens: int = 0
+    finish: Optional[str] = None
+    seconds: float = 0.0
+    seed: Optional[int] = None
+
+
+class _CleanCut(StreamInterrupted):
+    """The stream ended (even with [DONE]) before a finish_reason: the server stopped this reply.
+    llama-cpp-python's server does exactly this to a stream when another request arrives (its
+    `interrupt_requests` setting, on by default), so concurrent requests cut each other there."""
+
+
+def _is_refused(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class OpenAICompatBackend(Backend):
+    """model: the model name the server expects. base_url: the API root ending in /v1 (default:
+    $PREFCHAT_BASE_URL, $OPENAI_BASE_URL, then a local llama.cpp server on port 8080). api_key:
+    default $PREFCHAT_API_KEY then $OPENAI_API_KEY; local servers need none. timeout: seconds to
+    wait for the server to answer and between streamed chunks. use_n: force (True) or forbid
+    (False) the `n` parameter; None detects it. concurrency: most simultaneous requests when `n`
+    is not honoured (default N)."""
+
+    name = "openai-compatible"
+
+    def __init__(self, model: str, *, base_url: Optional[str] = None,
+                 api_key: Optional[str] = None, timeout: float = 60.0, max_retries: int = 1,
+                 use_n: Optional[bool] = None, concurrency: Optional[int] = None) -> None:
+        super().__init__()
+        self.model = model
+        self.base_url = (base_url or os.environ.get("PREFCHAT_BASE_URL")
+                         or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self._api_key = api_key or next((os.environ[k] for k in KEY_ENV_VARS if os.environ.get(k)),
+                                        None)
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.honours_n: Optional[bool] = use_n
+        # Max simultaneous requests when n is not honoured (None: all N at once). Servers with
+        # parallel slots (llama.cpp's llama-server) batch concurrent requests; servers that cut
+        # concurrent streams are detected and this drops to 1 (see _generate).
+        self.concurrency = concurrency
+        self._client: Optional[openai.OpenAI] = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAICompatBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    def describe(self) -> str:
+        auth = "key set" if self._api_key else "no key"
+        return f"openai-compatible {self.model} at {self.base_url} ({auth})"
+
+    @property
+    def batched(self) -> bool:  # type: ignore[override]
+        return bool(self.honours_n)
+
+    def _load(self, progress: ProgressCallback) -> None:
+        # No network here: a chat app must start while the server is still coming up. Errors
+        # surface on the first request, mapped to one-line messages.
+        self._client = openai.OpenAI(
+            base_url=self.base_url,
+            # Local servers accept anything; the client refuses to start without some key.
+            api_key=self._api_key or "not-needed",
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            max_retries=self.max_retries,
+        )
+        progress(f"using {self.base_url}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._loaded = False
+
+    # --- errors -----------------------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException) -> BackendError:
+        url = self.base_url
+        if isinstance(exc, BackendError):
+            return exc
+        if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
+            return BackendTimeout(f"no answer from {url} within {self.timeout:g} s; is the model "
+                                  f"still loading, or is the timeout too short?")
+        if isinstance(exc, openai.APIConnectionError):
+            if _is_refused(exc):
+                return BackendConnectionError(f"could not connect to {url}: connection refused "
+                                              f"(is the server running?)")
+            return BackendConnectionError(f"could not connect to {url}: "
+                                          f"{type(exc.__cause__ or exc).__name__}")
+        if isinstance(exc, openai.APIStatusError):
+            code = exc.status_code
+            if code in (401, 403):
+                return AuthenticationFailed(
+                    f"{url} rejected the API key (HTTP {code}); set PREFCHAT_API_KEY or "
+                    f"OPENAI_API_KEY to a valid key")
+            if code == 404:
+                return ModelNotFound(f"{url} has no model '{self.model}' or no chat endpoint "
+                                     f"(HTTP 404); check the model name and that the URL ends "
+                                     f"in /v1")
+            if code == 429:
+                return RateLimited(f"{url} is rate limiting requests (HTTP 429); wait and retry, "
+                                   f"or lower N")
+            if code >= 500:
+                return ServerError(f"{url} failed with HTTP {code}; see the server's log")
+            return ServerError(f"{url} refused the request (HTTP {code}): "
+                               f"{str(getattr(exc, 'message', exc)).splitlines()[0][:200]}")
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError)):
+            return StreamInterrupted(f"the connection to {url} dropped in the middle of a reply")
+        if isinstance(exc, openai.APIError):
+            return ServerError(f"{url} reported an error: {str(exc).splitlines()[0][:200]}")
+        return BackendError(f"request to {url} failed: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+
+    # --- generation -------------------------------------------------------------------------------
+
+    def _stream(self, request: GenerationRequest, n: int, seed: int, first_index: int,
+                choices: dict[int, _Choice], emit, stop: threading.Event, t0: float,
+                open_streams: list) -> None:
+        """One streaming request; choice k lands at candidate first_index + k. Runs in a worker."""
+        kwargs = dict(model=self.model, messages=request.messages, stream=True,
+                      max_tokens=request.max_tokens, temperature=max(request.temperature, 0.0),
+                      top_p=request.top_p, seed=seed)
+        if n > 1:
+            kwargs["n"] = n
+        stream = self._client.chat.completions.create(**kwargs)
+        open_streams.append(stream)
+        try:
+            for chunk in stream:
+                if stop.is_set():
+                    return
+                for ch in chunk.choices:
+                    i = first_index + ch.index
+                    if ch.index >= n:  # a misbehaving server: ignore choices we did not ask for
+                        continue
+                    state = choices.setdefault(i, _Choice(seed=seed if n == 1 else None))
+                    text = ch.delta.content if ch.delta is not None else None
+                    if text:
+                        state.text += text
+                        # One content chunk per token is what the servers we know send; usage
+                        # in streams is not universally supported, so this is the count.
+                        state.n_tokens += 1
+                        emit(i, text)
+                    if ch.finish_reason:
+                        state.finish = "length" if ch.finish_reason == "length" else "stop"
+                        state.seconds = time.perf_counter() - t0
+        except (openai.APIConnectionError, httpx.HTTPError) as exc:
+            # The headers arrived, so a network error now means the reply was cut mid-way
+            # (the openai client wraps it as a "connection error"); a stall is still a timeout.
+            if stop.is_set():
+                return
+            if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+                raise self._map_error(exc) from exc
+            raise StreamInterrupted(f"the connection to {self.base_url} dropped in the middle "
+                                    f"of a reply") from exc
+        finally:
+            stream.close()
+        if not stop.is_set():
+            missing = [i for i, c in choices.items()
+                       if first_index <= i < first_index + n and c.finish is None]
+            if missing or not any(first_index <= i < first_index + n for i in choices):
+                # The stream ended without a finish_reason: the server or a proxy cut it.
+                raise _CleanCut(f"the connection to {self.base_url} ended in the middle of a "
+                                f"reply")
+
+    def _run(self, jobs: list[tuple[int, int, int]], request: GenerationRequest,
+             choices: dict[int, _Choice], emit, cancel: threading.Event, stop: threading.Event,
+             t0: float) -> list[tuple[int, int, int]]:
+        """Run (n, seed, first_index) jobs concurrently (at most self.concurrency at a time).
+        Returns the jobs whose streams a server cut while others were in flight; raises on any
+        other error, or on cancel, at once, without waiting for the other requests."""
+        results: queue.Queue = queue.Queue()
+        open_streams: list = []
+        gate = threading.Semaphore(self.concurrency or len(jobs))
+
+        def work(job):
+            with gate:
+                if stop.is_set():
+                    results.put((job, None))
+                    return
+                try:
+                    self._stream(request, *job, choices, emit, stop, t0, open_streams)
+                    results.put((job, None))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                    results.put((job, exc))
+
+        for job in jobs:
+            threading.Thread(target=work, args=(job,), daemon=True,
+                             name="prefchat-openai-request").start()
+        pending, cut = len(jobs), []
+        try:
+            while pending:
+                try:
+                    job, exc = results.get(timeout=0.05)
+                except queue.Empty:
+                    if cancel.is_set():
+                        raise Cancelled()
+                    continue
+                pending -= 1
+                if exc is None or stop.is_set():
+                    continue
+                if isinstance(exc, _CleanCut) and len(jobs) > 1 and (self.concurrency or 2) > 1:
+                    cut.append(job)
+                    continue
+                raise self._map_error(exc)
+            if cancel.is_set():
+                raise Cancelled()
+            return cut
+        except BaseException:
+            stop.set()
+            for s in list(open_streams):  # best effort: frees the server from abandoned work
+                try:
+                    s.response.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            raise
+
+    def _generate(self, request: GenerationRequest, on_delta: DeltaCallback,
+                  cancel: threading.Event) -> list[Candidate]:
+        seeds = request.seeds()
+        n = request.n
+        choices: dict[int, _Choice] = {}
+        stop = threading.Event()
+        lock = threading.Lock()
+        shown: dict[int, str] = {}  # text already streamed for a candidate that is being retried
+
+        def emit(i: int, text: str) -> None:
+            # Serialised, and silent once the caller has been told "cancelled" or an error.
+            with lock:
+                if stop.is_set() or cancel.is_set():
+                    return
+                if i in shown:
+                    # A retried candidate: same seed, so normally the same text again; only what
+                    # goes beyond what the caller has already seen is new.
+                    total, seen = choices[i].text, shown[i]
+                    if len(total) <= len(seen):
+                        return
+                    if not total.startswith(seen):
+                        log.warning("retried candidate %d differs from its cut stream", i)
+                    del shown[i]
+                    text = total[len(seen):]
+                on_delta(i, text)
+
+        def fetch(indices: list[int]) -> None:
+            cut = self._run([(1, seeds[i], i) for i in indices], request, choices, emit, cancel,
+                            stop, t0)
+            if cut:
+                log.warning("%s cut concurrent streams (llama-cpp-python's server does unless "
+                            "started with --interrupt_requests false); asking one at a time",
+                            self.base_url)
+                self.concurrency = 1
+                for job in cut:
+                    shown[job[2]] = choices.pop(job[2]).text
+                    self._run([job], request, choices, emit, cancel, stop, t0)
+
+        t0 = time.perf_counter()
+        try:
+            if n == 1 or self.honours_n is False:
+                fetch(list(range(n)))
+            else:
+                self._run([(n, seeds[0], 0)], request, choices, emit, cancel, stop, t0)
+                missing = [i for i in range(n) if i not in choices]
+                if self.honours_n is None:
+                    self.honours_n = not missing
+                    if missing:
+                        log.info("%s ignores n; fetching candidates with separate requests",
+                                 self.base_url)
+                if missing:
+                    choices[0].seed = seeds[0]
+                    fetch(missing)
+        except Cancelled:
+            raise Cancelled([self._candidate(choices.get(i), "cancelled") for i in range(n)])
+        return [self._candidate(choices[i], "stop") for i in range(n)]
+
+    @staticmethod
+    def _candidate(c: Optional[_Choice], default_finish: str) -> Candidate:
+        c = c or _Choice()
+        return Candidate(c.text, c.n_tokens, c.seconds, c.finish or default_finish, c.seed)
