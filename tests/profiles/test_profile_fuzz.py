@@ -242,7 +242,7 @@ def test_hostile_doc_is_valid_before_mutation(world):
     assert _snapshot(store.root) != before
 
 
-@settings(FUZZ, max_examples=2000)
+@settings(FUZZ, max_examples=1500)
 @given(data=st.data())
 def test_import_refuses_hostile_files_in_process(world, data):
     store, basis, doc, scratch = world
@@ -258,7 +258,7 @@ def test_import_refuses_hostile_files_in_process(world, data):
     assert _snapshot(store.root) == before
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=12)
 @given(data=st.data())
 def test_cli_refuses_hostile_files(world, basis_dir, data):
     store, basis, doc, scratch = world
