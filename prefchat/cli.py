@@ -30,7 +30,9 @@ def _root(ctx: typer.Context,
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        from prefchat.commands.onboard import root_default  # lazy: keeps --help fast
+
+        root_default(ctx)  # no profile yet: onboarding; otherwise chat (or what to do next)
 
 
 def _register() -> None:
@@ -39,6 +41,8 @@ def _register() -> None:
     app.add_typer(bench.app, name="bench")
     from prefchat.commands import profile
     app.add_typer(profile.app, name="profile")
+    from prefchat.commands import onboard
+    onboard.register(app)
 
 
 _register()

@@ -1,0 +1,119 @@
+"""`prefchat onboard`: the A/B quiz that learns your profile (lambda), and what bare `prefchat` does.
+
+Start-up matters here (target: first question within a second on 2 cores), so this module imports only
+typer at import time; the quiz pulls in numpy, the basis pool, the corpus and textual when it runs,
+and never torch: the pool's pair differences were precomputed with the basis."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+EXIT_STOPPED = 1  # the quiz was left unfinished; every answer so far is saved
+
+
+def register(app: typer.Typer) -> None:
+    app.command("onboard")(onboard)
+
+
+def onboard(
+    profile: Optional[str] = typer.Option(None, "--profile", "-p",
+                                          help="Profile name (default: the default profile, or 'me')."),
+    questions: int = typer.Option(15, "--questions", "-n", help="How many questions to ask."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Start over. The old profile is kept until your first new answer."),
+    plain: bool = typer.Option(False, "--plain",
+                               help="Plain text on stdin/stdout (one line per answer; can be piped)."),
+    basis: Optional[str] = typer.Option(None, "--basis",
+                                        help="Basis name or directory (default: $PREFCHAT_BASIS or the "
+                                             "shipped one)."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus",
+                                          help="Corpus file the basis pool was built from (default: the "
+                                               "shipped corpus)."),
+    stop_sd: Optional[float] = typer.Option(None, "--stop-sd",
+                                            help="Finish early once the mean uncertainty (posterior sd) of "
+                                                 "the named traits drops below this."),
+    seed: Optional[int] = typer.Option(None, "--seed", hidden=True,
+                                       help="Seed for the first (random) question; for tests."),
+) -> None:
+    """Answer a few A/B questions so prefchat learns what replies you like. Progress is saved after
+    every answer; run it again to continue where you left off."""
+    code = run_onboarding(profile=profile, questions=questions, restart=restart, plain=plain,
+                          basis=basis, corpus=corpus, stop_sd=stop_sd, seed=seed)
+    if code:
+        raise typer.Exit(code)
+
+
+def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis=None, corpus=None,
+                   stop_sd=None, seed=None) -> int:
+    from prefchat.tui.quiz import open_session
+
+    def loader():
+        return open_session(profile=profile, basis=basis, corpus=corpus, questions=questions,
+                            restart=restart, seed=seed, stop_sd=stop_sd)
+
+    # A full-screen app needs a terminal on both ends; piped input gets the line-based quiz instead.
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from rich.console import Console
+
+        from prefchat.tui.plain import run_plain
+
+        return run_plain(loader(), sys.stdin, Console())
+
+    from prefchat.errors import PrefchatError
+    from prefchat.tui.onboard_app import OnboardApp
+
+    outcome = OnboardApp(loader).run()
+    if outcome is None:  # the app was closed before it finished loading
+        return EXIT_STOPPED
+    if outcome.status == "error":
+        raise PrefchatError(outcome.error)
+    s = outcome.session
+    if outcome.status == "done":
+        typer.echo(f"Profile '{s.name}' saved to {s.path}\nNext: prefchat chat")
+        return 0
+    if s is not None and s.answered:
+        typer.echo(f"Stopped at question {s.answered + 1} of {s.total}; your {s.answered} answers are "
+                   f"saved in {s.path}. Run `prefchat onboard` to continue.")
+    else:
+        typer.echo("Stopped before the first answer; nothing was saved.")
+    return EXIT_STOPPED
+
+
+def root_default(ctx: typer.Context) -> None:
+    """Bare `prefchat`: onboarding when there is no profile yet, otherwise chat (or what to do)."""
+    from prefchat.errors import PrefchatError
+    from prefchat.profiles.store import ProfileStore
+
+    store = ProfileStore()
+    good, _ = store.list()
+    try:
+        default = store.get_default()
+    except PrefchatError:
+        default = None
+    ready = [p for p in good if p.answers or p.name == default]
+    if not ready:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            typer.echo(ctx.get_help())
+            typer.echo("\nNo profile yet: run `prefchat onboard` in a terminal to create one.")
+            return
+        typer.echo("No profile yet: let's learn what replies you like (about 15 quick questions).")
+        code = run_onboarding()
+        if code:
+            raise typer.Exit(code)
+        return
+    import click
+
+    chat = ctx.command.get_command(ctx, "chat") if isinstance(ctx.command, click.Group) else None
+    if chat is not None and not isinstance(chat, click.Group):
+        ctx.invoke(chat)
+        return
+    name = default or ready[0].name
+    typer.echo(f"Profile '{name}' is ready. Next:\n"
+               "  prefchat chat              chat with replies picked for you\n"
+               "  prefchat profile show      see what the profile learned\n"
+               "  prefchat onboard           answer a few more questions (--restart to start over)\n"
+               "  prefchat --help            all commands")

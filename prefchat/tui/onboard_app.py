@@ -1,0 +1,268 @@
+"""`prefchat onboard`: the Textual quiz. A thin view over QuizSession (tui/quiz.py).
+
+Loading (basis, pool, corpus, saved profile) runs in a thread worker so the first frame appears at
+once; answering calls QuizSession directly on the UI thread, because a refit is one Newton solve in
+J dims and the save is one small atomic file write, both a few milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.console import Group
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Static
+
+from prefchat.errors import PrefchatError
+from prefchat.tui.onboard_css import CSS
+from prefchat.tui.quiz import QuizSession, leanings
+from prefchat.tui.widgets import ResponsePanel, settled_bar
+
+WIDE = 110  # columns from which A and B sit side by side
+
+HELP = """\
+[b]How this works[/b]
+Each question shows a prompt and two responses. Pick the one you would rather get;
+prefchat learns your taste from a dozen answers and uses it to pick chat replies.
+
+  [b]a[/b]        Response A is better
+  [b]b[/b]        Response B is better
+  [b]n[/b] or [b]=[/b]   no preference (a tie)
+  [b]u[/b]        undo the last answer
+  [b]?[/b]        this help
+  [b]q[/b]        quit — every answer is already saved; run `prefchat onboard` to continue
+
+Click a response or a button to choose with the mouse; scroll long responses
+with the wheel, or Tab to one and use the arrow keys.
+
+[dim]Press any key to close.[/dim]"""
+
+
+@dataclass
+class Outcome:
+    """What the app ended with, for the command to report after the terminal is restored."""
+
+    status: str                      # "done" | "quit" | "error"
+    session: QuizSession | None = None
+    error: str | None = None
+
+
+class HelpScreen(ModalScreen[None]):
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help")
+
+    def on_key(self, event) -> None:
+        event.stop()
+        self.dismiss()
+
+    def on_click(self) -> None:
+        self.dismiss()
+
+
+class QuizScreen(Screen):
+    BINDINGS = [
+        Binding("a", "choose('a')", "A is better"),
+        Binding("b", "choose('b')", "B is better"),
+        Binding("n", "choose('tie')", "No preference"),
+        Binding("equals_sign", "choose('tie')", "No preference", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("question_mark", "app.help", "Help"),
+        Binding("q", "app.quit_quiz", "Quit"),
+    ]
+
+    def __init__(self, session: QuizSession) -> None:
+        super().__init__()
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield Static(id="progress")
+            yield Static(id="settled")
+        with VerticalScroll(id="prompt-box"):
+            yield Static(id="prompt")
+        with Container(id="pair"):
+            yield ResponsePanel("a", "Response A  (a)", id="panel-a")
+            yield ResponsePanel("b", "Response B  (b)", id="panel-b")
+        with Horizontal(id="choices"):
+            yield Button("a: A better", id="choose-a", compact=True)
+            yield Button("n: no preference", id="choose-tie", compact=True)
+            yield Button("b: B better", id="choose-b", compact=True)
+            yield Button("u: undo", id="undo", compact=True)
+            yield Button("?: help", id="help-btn", compact=True)
+            yield Button("q: quit", id="quit", compact=True)
+
+    def on_mount(self) -> None:
+        self._layout(self.app.size.width)
+        self.refresh_question()
+
+    def on_resize(self, event) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.query_one("#pair").set_class(width < WIDE, "stacked")
+
+    def refresh_question(self) -> None:
+        s = self.session
+        q = s.current()
+        if q is None:
+            return
+        self.query_one("#progress", Static).update(
+            Text.assemble(("Question ", "bold"), (f"{q.number}", "bold"), (" of ", "bold"),
+                          (f"{s.total}", "bold"), (f"   profile '{s.name}'", "dim")))
+        st = s.settled()
+        self.query_one("#settled", Static).update(
+            Text(f"settled {settled_bar(st.fraction)} {st.fraction:.0%}"))
+        self.query_one("#prompt", Static).update(Text(q.prompt))
+        self.query_one("#prompt-box").scroll_home(animate=False)
+        self.query_one("#panel-a", ResponsePanel).show(q.a)
+        self.query_one("#panel-b", ResponsePanel).show(q.b)
+        self.query_one("#undo", Button).disabled = s.answered == 0
+
+    # -- input ---------------------------------------------------------------------------------------
+
+    def action_choose(self, choice: str) -> None:
+        try:
+            self.session.answer(choice)
+        except PrefchatError as exc:  # e.g. the disk is full: say so, keep the answer in memory
+            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
+        self.app.after_answer()
+
+    def action_undo(self) -> None:
+        try:
+            if not self.session.undo():
+                self.notify("Nothing to undo yet.", timeout=2)
+        except PrefchatError as exc:
+            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
+        self.refresh_question()
+
+    def on_response_panel_chosen(self, message: ResponsePanel.Chosen) -> None:
+        self.action_choose(message.choice)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        if bid.startswith("choose-"):
+            self.action_choose(bid.removeprefix("choose-"))
+        elif bid == "undo":
+            self.action_undo()
+        elif bid == "help-btn":
+            self.app.action_help()
+        elif bid == "quit":
+            self.app.action_quit_quiz()
+
+
+class DoneScreen(Screen):
+    """The learned profile along named axes, where it lives, and what to do next."""
+
+    BINDINGS = [
+        Binding("m", "more", "A few more"),
+        Binding("enter", "finish", "Finish"),
+        Binding("q", "finish", "Finish", show=False),
+        Binding("question_mark", "app.help", "Help", show=False),
+    ]
+
+    def __init__(self, session: QuizSession) -> None:
+        super().__init__()
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="done-body"):
+            yield Static(self._summary(), id="summary")
+        with Horizontal(id="done-choices"):
+            if self.session.can_extend():
+                yield Button("m: a few more questions", id="more", compact=True)
+            yield Button("enter: finish", id="finish", compact=True, variant="primary")
+
+    def _summary(self) -> Group:
+        from prefchat.profiles.view import render
+
+        s = self.session
+        prof = s.profile()
+        lean = leanings(s.rows()) if s.basis.axes else []
+        title = "Your profile is ready" if s.answers else "No answers yet"
+        if s.stopped_early:
+            title += f" (settled after {s.answered} questions)"
+        parts = [Text(title, style="bold"), Text(""), render(prof, s.basis), Text("")]
+        if lean:
+            parts.append(Text("You prefer replies that are " + ", ".join(
+                f"{pole} ({how})" for pole, how in lean[:4]) + "."))
+        elif s.basis.axes:
+            parts.append(Text("No clear leaning yet: a few more answers would sharpen it."))
+        parts.append(Text.assemble("Saved to ", (str(s.path), "bold")))
+        parts.append(Text.assemble("Next: ", ("prefchat chat", "bold"),
+                                   " — chat with replies picked for you."))
+        return Group(*parts)
+
+    def action_more(self) -> None:
+        if self.session.can_extend():
+            self.session.extend()
+            self.app.pop_screen()
+            self.app.after_answer()
+
+    def action_finish(self) -> None:
+        self.app.exit(Outcome("done", self.session))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "more":
+            self.action_more()
+        else:
+            self.action_finish()
+
+
+class OnboardApp(App[Outcome]):
+    """loader() builds the QuizSession (files, profile); it runs in a worker thread."""
+
+    CSS = CSS
+    TITLE = "prefchat onboarding"
+    BINDINGS = [Binding("ctrl+c", "quit_quiz", "Quit", show=False, priority=True)]
+
+    def __init__(self, loader: Callable[[], QuizSession]) -> None:
+        super().__init__()
+        self._loader = loader
+        self.session: QuizSession | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading your quiz…", id="loading")
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            session = self._loader()
+        except PrefchatError as exc:
+            self.call_from_thread(self.exit, Outcome("error", error=str(exc)), 2)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback on screen
+            self.call_from_thread(self.exit, Outcome("error", error=f"could not start the quiz ({exc})"), 2)
+            return
+        self.call_from_thread(self._loaded, session)
+
+    def _loaded(self, session: QuizSession) -> None:
+        self.session = session
+        self.push_screen(QuizScreen(session))
+        if session.done:
+            self.push_screen(DoneScreen(session))
+
+    def after_answer(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if s.done:
+            if not isinstance(self.screen, DoneScreen):
+                self.push_screen(DoneScreen(s))
+        elif isinstance(self.screen, QuizScreen):
+            self.screen.refresh_question()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit_quiz(self) -> None:
+        s = self.session
+        self.exit(Outcome("done" if s is not None and s.done else "quit", s))

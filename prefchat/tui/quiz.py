@@ -1,0 +1,314 @@
+"""The onboarding quiz as a UI-free state machine: which pair to show, what an answer means, undo,
+saving after every answer, and resuming from a saved profile.
+
+Both front ends drive this class: the Textual app (tui/onboard_app.py) and the --plain runner
+(tui/plain.py). Nothing here imports a UI toolkit or torch: the pool of pair differences was
+precomputed with the basis, so a question costs one Newton refit on a J-dim vector (milliseconds).
+
+Display order: a pool pair (a, b) is shown either as (A=a, B=b) or flipped, decided by a hash of the
+pair ids. Corpus files often list responses in a systematic order (e.g. the short one first); showing
+that order every time would let position bias leak into lambda. The hash (not a random draw) keeps the
+orientation identical when a quiz is resumed.
+
+Resume: the profile format stores answers as texts (prompt, a, b, choice), with no pool ids, so saved
+answers are matched back to pool rows by their texts, in either orientation. Replaying them through
+the Elicitor in the saved order reproduces lambda and the next question exactly, because active
+selection is deterministic once the first (random) question has been answered."""
+
+from __future__ import annotations
+
+import secrets
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prefchat.errors import PrefchatError
+
+DEFAULT_QUESTIONS = 15
+MORE_QUESTIONS = 5          # "a few more" at the end
+MIN_BEFORE_EARLY_STOP = 6   # never stop early on a handful of lucky answers
+OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # P(displayed A preferred); ties count as 0.5 (DESIGN §2)
+CHOICES = tuple(OUTCOME)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One pair as shown: A and B are in display order (see `flipped`)."""
+
+    number: int      # 1-based position in the quiz
+    index: int       # pool row
+    flipped: bool    # True when A is the pool's b response
+    prompt_id: str
+    a_id: str
+    b_id: str
+    prompt: str
+    a: str
+    b: str
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How settled the profile is: mean posterior sd over the named traits, and how far it has
+    shrunk from the prior's (0 = nothing learned yet, 1 = certain)."""
+
+    mean_sd: float
+    fraction: float
+
+
+def _flip(prompt_id: str, a_id: str, b_id: str) -> bool:
+    return bool(zlib.crc32(f"{prompt_id}\0{a_id}\0{b_id}".encode("utf-8", "surrogatepass")) & 1)
+
+
+def leanings(rows: list[dict]) -> list[tuple[str, str]]:
+    """The poles a person clearly leans to, strongest first: (pole, 'strongly' | 'somewhat').
+    Only weights more than one posterior sd from zero count, so a vague trait is not over-read."""
+    out = []
+    for r in sorted(rows, key=lambda r: -abs(r["value"])):
+        sd = r.get("sd") or 0.0
+        if abs(r["value"]) > max(sd, 0.15):
+            pole = r["pos"] if r["value"] > 0 else r["neg"]
+            out.append((pole, "strongly" if abs(r["value"]) > max(2 * sd, 0.5) else "somewhat"))
+    return out
+
+
+class QuizSession:
+    """State of one person's onboarding. Build it with `open_session`; the constructor trusts its
+    inputs (checked there)."""
+
+    def __init__(self, basis, pool, corpus, store, name: str, total: int = DEFAULT_QUESTIONS,
+                 seed: int | None = None, stop_sd: float | None = None):
+        from prefchat.reward.elicit import Elicitor
+
+        self.basis, self.pool, self.corpus, self.store, self.name = basis, pool, corpus, store, name
+        self.total = int(total)
+        self.stop_sd = stop_sd
+        self.stopped_early = False
+        self.created_at: str | None = None
+        self.answers: list = []           # prefchat.profiles.model.Answer, in the order asked
+        self.flips: list[bool] = []
+        self.saved_path: Path | None = None
+        self.resumed = 0                  # answers replayed from the saved profile
+        mean, precision = basis.prior
+        self.elicitor = Elicitor(pool.diffs, pool.prompt_ids, beta=precision, prior_mean=mean,
+                                 seed=secrets.randbits(32) if seed is None else int(seed))
+        self._current: int | None = None
+        self._prior_sd = self._axis_sds(mean, precision)
+
+    # -- questions -----------------------------------------------------------------------------------
+
+    @property
+    def answered(self) -> int:
+        return len(self.elicitor.asked)
+
+    def _question(self, idx: int) -> Question:
+        pid = str(self.pool.prompt_ids[idx])
+        a_id, b_id = str(self.pool.a_ids[idx]), str(self.pool.b_ids[idx])
+        flipped = _flip(pid, a_id, b_id)
+        if flipped:
+            a_id, b_id = b_id, a_id
+        c = self.corpus
+        return Question(self.answered + 1, idx, flipped, pid, a_id, b_id, c.prompt_text(pid),
+                        c.response_text(a_id), c.response_text(b_id))
+
+    def current(self) -> Question | None:
+        """The question to ask now, or None when the quiz is done."""
+        if self.done:
+            return None
+        if self._current is None:
+            self._current = self.elicitor.next_question()
+        return None if self._current is None else self._question(self._current)
+
+    @property
+    def exhausted(self) -> bool:
+        """Every prompt of the pool has been asked."""
+        return not self.elicitor.available().any()
+
+    @property
+    def done(self) -> bool:
+        return self.answered >= self.total or self.stopped_early or self.exhausted
+
+    def can_extend(self) -> bool:
+        return not self.exhausted
+
+    def extend(self, n: int = MORE_QUESTIONS) -> None:
+        """'A few more': n questions past what has been answered. Asking for more overrides the
+        early stop (otherwise the next answer would stop the quiz again at once)."""
+        self.total = (self.answered if self.stopped_early else max(self.total, self.answered)) + int(n)
+        self.stopped_early = False
+        self.stop_sd = None
+
+    # -- answering -----------------------------------------------------------------------------------
+
+    def answer(self, choice: str) -> Path:
+        """Record 'a', 'b' or 'tie' for the current question, refit, and save the profile."""
+        from prefchat.profiles.model import Answer, now_iso
+
+        if choice not in OUTCOME:
+            raise PrefchatError(f"answer must be one of {', '.join(CHOICES)}, not {choice!r}")
+        q = self.current()
+        if q is None:
+            raise PrefchatError("the quiz is finished; there is no question to answer")
+        self._record(q.index, q.flipped, choice)
+        self.answers.append(Answer(q.prompt, q.a, q.b, choice, "onboard", now_iso()))
+        if (self.stop_sd is not None and self.answered >= MIN_BEFORE_EARLY_STOP
+                and self.answered < self.total and self.settled().mean_sd < self.stop_sd):
+            self.stopped_early = True
+        return self.save()
+
+    def _record(self, idx: int, flipped: bool, choice: str) -> None:
+        y = OUTCOME[choice]
+        # The pool's difference is phi(a) - phi(b) in pool order; shown flipped, "A wins" means b won.
+        self.elicitor.answer(idx, 1.0 - y if flipped else y)
+        self.flips.append(flipped)
+        self._current = None
+
+    def undo(self) -> bool:
+        """Forget the last answer and ask its question again. False when there is nothing to undo."""
+        idx = self.elicitor.undo()
+        if idx is None:
+            return False
+        self.answers.pop()
+        self.flips.pop()
+        # Re-ask the same pair (not whatever is now most informative): that is what undo means, and
+        # for the first question the choice would otherwise be a new random draw.
+        self._current = idx
+        self.stopped_early = False
+        self.save()
+        return True
+
+    # -- profile -------------------------------------------------------------------------------------
+
+    def profile(self):
+        from prefchat.profiles.model import new_profile
+
+        return new_profile(self.name, self.basis.name, self.basis.fingerprint, self.elicitor.lam,
+                           self.elicitor.precision, self.answers, created_at=self.created_at)
+
+    def save(self) -> Path:
+        """Write the profile atomically (the old file survives any crash mid-write). The first save
+        also makes it the default profile when there is none, so `prefchat` finds it."""
+        prof = self.profile()
+        self.created_at = prof.created_at
+        self.saved_path = self.store.save(prof)
+        try:
+            if self.store.get_default() is None:
+                self.store.set_default(self.name)
+        except PrefchatError:
+            pass  # a broken settings.json must not lose the answer; `prefchat profile use` fixes it
+        return self.saved_path
+
+    @property
+    def path(self) -> Path:
+        return self.store.path_for(self.name)
+
+    def rows(self) -> list[dict]:
+        """The profile along the basis' named traits (value and posterior sd per trait)."""
+        return self.basis.describe(self.elicitor.lam, self.elicitor.precision)
+
+    def _axis_sds(self, lam, precision) -> np.ndarray:
+        if self.basis.axes:
+            return np.array([r["sd"] for r in self.basis.describe(lam, precision)])
+        return np.sqrt(np.diag(np.linalg.inv(precision)))
+
+    def settled(self) -> Settled:
+        sd = self._axis_sds(self.elicitor.lam, self.elicitor.precision)
+        m, m0 = float(sd.mean()), float(self._prior_sd.mean())
+        return Settled(m, float(np.clip(1.0 - m / m0, 0.0, 1.0)) if m0 > 0 else 0.0)
+
+    # -- resume --------------------------------------------------------------------------------------
+
+    def replay(self, profile) -> None:
+        """Rebuild the state from a saved profile's onboarding answers (exact: see module doc)."""
+        index: dict[tuple[str, str, str], tuple[int, bool]] = {}
+        c, p = self.corpus, self.pool
+        for i in range(len(p.prompt_ids)):
+            pt = c.prompt_text(str(p.prompt_ids[i]))
+            at, bt = c.response_text(str(p.a_ids[i])), c.response_text(str(p.b_ids[i]))
+            index.setdefault((pt, at, bt), (i, False))
+            index.setdefault((pt, bt, at), (i, True))
+        unmatched = [a for a in profile.answers if (a.prompt, a.a, a.b) not in index]
+        if unmatched:
+            why = ("answers from chat" if all(a.source == "chat" for a in unmatched)
+                   else "answers that are not questions of this quiz")
+            raise PrefchatError(f"profile '{profile.name}' has {len(unmatched)} {why}; onboarding would "
+                                f"refit without them. Start over with --restart (the old profile is kept "
+                                f"until your first new answer) or pick another --profile NAME")
+        for a in profile.answers:
+            idx, flipped = index[(a.prompt, a.a, a.b)]
+            if not self.elicitor.available()[idx]:
+                raise PrefchatError(f"profile '{profile.name}' answers the same prompt twice, which the "
+                                    "quiz never asks; start over with --restart")
+            self._record(idx, flipped, a.choice)
+            self.answers.append(a)
+        self.created_at = profile.created_at
+        self.resumed = len(profile.answers)
+        self.saved_path = self.path
+
+
+def _check_pool(basis, pool, corpus) -> None:
+    """The pool is shipped data: check it once so a mismatch is one clear line, not an IndexError
+    in the middle of the quiz."""
+    J = basis.dims
+    d = pool.diffs
+    K = d.shape[0] if d.ndim == 2 else -1
+    if d.ndim != 2 or d.shape[1] != J or K == 0:
+        raise PrefchatError(f"{basis.path}/pool.npz: diffs has shape {d.shape}, expected (K, {J}); "
+                            "rebuild the basis")
+    if not (len(pool.prompt_ids) == len(pool.a_ids) == len(pool.b_ids) == K):
+        raise PrefchatError(f"{basis.path}/pool.npz: prompt_ids, a_ids, b_ids and diffs differ in length")
+    if not np.all(np.isfinite(d)):
+        raise PrefchatError(f"{basis.path}/pool.npz: diffs contain NaN or inf; rebuild the basis")
+    try:
+        mean, prec = basis.prior
+    except (KeyError, TypeError, ValueError):
+        raise PrefchatError(f"{basis.path}/basis.json: no usable prior; rebuild the basis") from None
+    if mean.shape != (J,) or prec.shape != (J, J):
+        raise PrefchatError(f"{basis.path}/basis.json: prior shape does not match dims={J}")
+    rids, pids = set(corpus.response_ids), set(corpus.prompts)
+    missing = next((str(x) for x in np.concatenate([pool.a_ids, pool.b_ids]) if str(x) not in rids), None)
+    missing = missing or next((str(x) for x in pool.prompt_ids if str(x) not in pids), None)
+    if missing is not None:
+        raise PrefchatError(f"the onboarding pool of basis '{basis.name}' refers to '{missing}', which is "
+                            f"not in the corpus {corpus.path}; pass the corpus the basis was built from "
+                            "(--corpus FILE)")
+
+
+def open_session(profile: str | None = None, basis: str | Path | None = None,
+                 corpus: str | Path | None = None, questions: int = DEFAULT_QUESTIONS,
+                 restart: bool = False, seed: int | None = None, stop_sd: float | None = None,
+                 store=None) -> QuizSession:
+    """Load basis, pool, corpus and (unless restarting) the saved profile; numpy only, no torch.
+    Every problem becomes a PrefchatError naming the file and the fix."""
+    from prefchat.basis import load_basis
+    from prefchat.corpus.load import load_corpus
+    from prefchat.profiles.model import check_name
+    from prefchat.profiles.store import ProfileStore
+
+    if questions < 1:
+        raise PrefchatError(f"--questions must be at least 1, not {questions}")
+    if stop_sd is not None and not stop_sd > 0:
+        raise PrefchatError(f"the early-stop sd must be > 0, not {stop_sd}")
+    store = store if store is not None else ProfileStore()
+    name = check_name(profile or default_profile_name(store))
+    b = load_basis(basis)
+    pool = b.pool()
+    c = load_corpus(corpus)
+    _check_pool(b, pool, c)
+    s = QuizSession(b, pool, c, store, name, total=questions, seed=seed, stop_sd=stop_sd)
+    if not restart and store.exists(name):
+        saved = store.load(name)
+        if saved.basis.fingerprint != b.fingerprint:
+            raise PrefchatError(f"profile '{name}' was made with basis '{saved.basis.name}' "
+                                f"({saved.basis.fingerprint[:19]}…), not '{b.name}'; start over with "
+                                "--restart or refit it with `prefchat profile refit`")
+        s.replay(saved)
+    return s
+
+
+def default_profile_name(store) -> str:
+    try:
+        return store.get_default() or "me"
+    except PrefchatError:
+        return "me"

@@ -1,0 +1,17 @@
+"""Screen capture helpers: the visible text of the current screen (for readable assertions and
+failure output) and the SVG screenshot (for the snapshot files)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+
+def screen_text(app) -> str:
+    """What a person would read on the terminal, one line per row (same render as export_screenshot)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False)
