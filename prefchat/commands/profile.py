@@ -65,7 +65,13 @@ def show_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: 
     from prefchat.profiles.view import render
 
     store = _store()
-    default = store.get_default()
+    try:
+        default = store.get_default()
+    except PrefchatError as exc:  # a broken settings file only matters if no NAME was given
+        if not name:
+            raise
+        default = None
+        _err(f"prefchat: warning: {exc}")
     name = name or default
     if not name:
         raise PrefchatError("no default profile; name one, or set it with `prefchat profile use NAME`")

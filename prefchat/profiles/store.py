@@ -151,7 +151,12 @@ class ProfileStore:
         good, bad = [], []
         if not self.dir.is_dir():
             return good, bad
-        for p in sorted(self.dir.iterdir()):
+        try:
+            entries = sorted(self.dir.iterdir())
+        except OSError as exc:
+            raise PrefchatError(f"cannot read profile directory {self.dir} ({exc.strerror}); check its "
+                                "permissions") from None
+        for p in entries:
             if p.name.startswith(TEMP_PREFIX) or p.suffix != ".json":
                 continue
             name = p.stem
@@ -193,8 +198,7 @@ class ProfileStore:
         self.save(renamed, overwrite=False)
         os.unlink(self.path_for(old))
         _fsync_dir(self.dir)
-        if self.get_default() == old:
-            self.set_default(new)
+        self._forget_default(old, new)
         return renamed
 
     def delete(self, name: str) -> None:
@@ -206,8 +210,7 @@ class ProfileStore:
         except OSError as exc:
             raise PrefchatError(f"cannot delete {path} ({exc.strerror})") from None
         _fsync_dir(self.dir)
-        if self.get_default() == name:
-            self.set_default(None)
+        self._forget_default(name)
 
     # -- default profile ----------------------------------------------------------------------------
 
@@ -226,6 +229,15 @@ class ProfileStore:
             raise PrefchatError(f"{self.settings_path}: not a JSON object; fix it or delete it "
                                 "(it only holds the default profile name)")
         return s
+
+    def _forget_default(self, name: str, new: str | None = None) -> None:
+        """After delete/rename: move the default pointer. The profile operation has already
+        succeeded, so a broken settings file must not turn it into an error (show() reports it)."""
+        try:
+            if self.get_default() == name:
+                self.set_default(new)
+        except PrefchatError:
+            pass
 
     def get_default(self) -> str | None:
         name = self._read_settings().get("default_profile")
