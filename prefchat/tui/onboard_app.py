@@ -25,22 +25,19 @@ from prefchat.tui.widgets import ResponsePanel, settled_bar
 
 WIDE = 110  # columns from which A and B sit side by side
 
-HELP = """\
-[b]How this works[/b]
-Each question shows a prompt and two responses. Pick the one you would rather get;
-prefchat learns your taste from a dozen answers and uses it to pick chat replies.
-
-  [b]a[/b]        Response A is better
-  [b]b[/b]        Response B is better
-  [b]n[/b] or [b]=[/b]   no preference (a tie)
-  [b]u[/b]        undo the last answer
-  [b]?[/b]        this help
-  [b]q[/b]        quit — every answer is already saved; run `prefchat onboard` to continue
-
-Click a response or a button to choose with the mouse; scroll long responses
-with the wheel, or Tab to one and use the arrow keys.
-
-[dim]Press any key to close.[/dim]"""
+HELP = (
+    "[b]How this works[/b]\n"
+    "Each question shows a prompt and two responses. Pick the one you would rather get; prefchat "
+    "learns your taste from a dozen answers and uses it to pick chat replies.\n\n"
+    "  [b]a[/b]        Response A is better\n"
+    "  [b]b[/b]        Response B is better\n"
+    "  [b]n[/b] or [b]=[/b]   no preference (a tie)\n"
+    "  [b]u[/b]        undo the last answer\n"
+    "  [b]?[/b]        this help\n"
+    "  [b]q[/b]        quit: every answer is already saved, and `prefchat onboard` continues\n\n"
+    "Click a response or a button to choose with the mouse. Scroll long responses with the wheel, "
+    "or Tab to one and use the arrow keys.\n\n"
+    "[dim]Press any key to close.[/dim]")
 
 
 @dataclass
@@ -99,6 +96,9 @@ class QuizScreen(Screen):
     def on_mount(self) -> None:
         self._layout(self.app.size.width)
         self.refresh_question()
+        if self.session.resumed and not self.session.done:
+            self.notify(f"Welcome back: {self.session.answered} answers were saved, so this continues "
+                        f"at question {self.session.answered + 1}.", timeout=4)
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width)
