@@ -101,3 +101,114 @@ def bench_engine(
     con.print(f"training time: {out['train_seconds']:.1f} s")
     con.print(f"elicitation step (refit + choose among 10,000, J=8), median of {steps}: {step_ms:.3f} ms")
     con.print(f"machine: {out['machine']}")
+
+
+@app.command("generate")
+def bench_generate(
+    backend: str = typer.Option("llama", help="llama (a GGUF via llama.cpp) or hf (transformers)."),
+    model: str = typer.Option(None, help="GGUF file or HF model directory. With --make-tiny: where to "
+                                         "write it (default: the prefchat cache directory)."),
+    make_tiny: str = typer.Option(None, "--make-tiny",
+                                  help="Build a random-weight model if absent: qwen05b (Qwen2.5-0.5B "
+                                       "shape: 896 wide, 24 layers, 14/2 heads, ffn 4864, vocab cut "
+                                       "to 32,768; Q8_0 GGUF) or tiny (2 layers, 64 wide)."),
+    n: int = typer.Option(4, "-n", "--n", help="Candidates in the batched run."),
+    max_tokens: int = typer.Option(64, help="Tokens per candidate (end-of-turn is ignored so every run "
+                                            "decodes exactly this many)."),
+    repeats: int = typer.Option(3, help="Timed runs per setting; the median is reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
+    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped Q8_0 GGUF: best-of-4 <= 1.6x single."""
+    import statistics
+    from pathlib import Path
+
+    from prefchat.errors import PrefchatError
+    from prefchat.llm import GenerationRequest, make_backend
+
+    if backend not in ("llama", "hf"):
+        raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
+    if make_tiny:
+        from platformdirs import user_cache_dir
+
+        from prefchat.llm import synthetic
+
+        if make_tiny not in synthetic.SHAPES:
+            raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
+        cache = Path(user_cache_dir("prefchat")) / "bench"
+        if backend == "llama":
+            path = Path(model) if model else cache / f"random-{make_tiny}-q8_0.gguf"
+            if not path.exists():
+                typer.echo(f"writing random-weight {make_tiny} GGUF to {path} ...", err=True)
+                synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
+        else:
+            path = Path(model) if model else cache / f"random-{make_tiny}-hf"
+            if not (path / "config.json").exists():
+                typer.echo(f"writing random-weight {make_tiny} HF model to {path} ...", err=True)
+                s = synthetic.SHAPES[make_tiny]
+                # The in-process tokenizer has a few hundred tokens, so the HF model's vocabulary
+                # (and output projection) is smaller than the GGUF's; the blocks match the shape.
+                synthetic.write_random_hf(path, hidden=s.n_embd, layers=s.n_layer, heads=s.n_head,
+                                          kv_heads=s.n_head_kv, ffn=s.n_ff)
+        model = str(path)
+    if not model:
+        raise PrefchatError("give --model PATH or --make-tiny qwen05b|tiny")
+
+    opts = {"n_threads": threads}
+    if backend == "llama":
+        opts.update(n_ctx=2048, max_parallel=max(n, 1))
+    else:
+        opts.update(device="cpu", offline=True)
+    b = make_backend(backend, model, **opts)
+    t0 = time.perf_counter()
+    b.load()
+    load_s = time.perf_counter() - t0
+    chat = [{"role": "user", "content": "Write a short paragraph about tea."}]
+
+    def run(k: int, seed: int) -> tuple[float, int]:
+        req = GenerationRequest(chat, n=k, max_tokens=max_tokens, temperature=0.8, seed=seed,
+                                ignore_eos=True)
+        t = time.perf_counter()
+        cands = b.generate(req)
+        return time.perf_counter() - t, sum(c.n_tokens for c in cands)
+
+    import os
+
+    load_before = os.getloadavg()[0]
+    run(1, 0)  # warm-up: first-call allocations and page-ins are not what we measure
+    res = {}
+    for k in (1, n):
+        times, toks = zip(*(run(k, 100 + r) for r in range(repeats)))
+        med = statistics.median(times)
+        res[k] = {"median_s": med, "runs_s": [round(t, 3) for t in times],
+                  "tokens": toks[0], "tok_per_s": toks[0] / med}
+    b.close()
+    ratio = res[n]["median_s"] / res[1]["median_s"]
+    out = {"backend": backend, "model": model, "batched": b.batched, "n": n,
+           "max_tokens": max_tokens, "repeats": repeats, "threads": threads,
+           "load_s": round(load_s, 2), "single": res[1], "best_of_n": res[n],
+           "ratio": ratio, "target_ratio": 1.6, "machine": _machine(),
+           # Other processes on the same cores make wall times meaningless; say so in the output.
+           "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = Table(title=f"prefchat bench generate ({backend}, {Path(model).name}, {threads} threads, "
+                    f"{max_tokens} tokens/candidate, median of {repeats})")
+    for col in ("candidates", "median wall s", "runs s", "tokens", "tokens/s"):
+        t.add_column(col, justify="right")
+    for k in (1, n):
+        r = res[k]
+        t.add_row(str(k), f"{r['median_s']:.3f}", " ".join(f"{x:.3f}" for x in r["runs_s"]),
+                  str(r["tokens"]), f"{r['tok_per_s']:.1f}")
+    con.print(t)
+    verdict = "meets" if ratio <= 1.6 else "misses"
+    con.print(f"best-of-{n} / single wall time: {ratio:.2f}x ({verdict} the 1.6x target); "
+              f"batched={b.batched}; load {load_s:.1f} s")
+    con.print(f"machine: {out['machine']}; 1-min load average before/after: "
+              f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")

@@ -143,13 +143,19 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
     def mat(rows: int, cols: int, std: float) -> np.ndarray:
         return (rng.standard_normal((rows, cols), dtype=np.float32) * std)
 
+    converted: dict[int, np.ndarray] = {}  # id(array) -> converted array: convert each block once
+
     def add_matrix(w: gguf.GGUFWriter, name: str, arr: np.ndarray) -> None:
         if qtype == gguf.GGMLQuantizationType.F32:
             w.add_tensor(name, arr)
         elif qtype == gguf.GGMLQuantizationType.F16:
-            w.add_tensor(name, arr.astype(np.float16))
+            if id(arr) not in converted:
+                converted[id(arr)] = arr.astype(np.float16)
+            w.add_tensor(name, converted[id(arr)])
         else:
-            q = gguf.quants.quantize(arr, qtype)
+            if id(arr) not in converted:
+                converted[id(arr)] = gguf.quants.quantize(arr, qtype)
+            q = converted[id(arr)]
             w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
 
     tokens, merges, types = _bpe_vocab(s.n_vocab)
