@@ -39,6 +39,12 @@ def _register() -> None:
     from prefchat.commands import bench
 
     app.add_typer(bench.app, name="bench")
+    from prefchat.commands import train
+
+    app.command("train")(train.train)
+    from prefchat.commands import eval as eval_
+
+    app.command("eval")(eval_.eval_cmd)
     from prefchat.commands import profile
     app.add_typer(profile.app, name="profile")
     from prefchat.commands import onboard

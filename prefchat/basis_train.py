@@ -1,0 +1,148 @@
+"""`prefchat train`: the shipped basis from a corpus, with the engine (SVD init + regularised MLE).
+
+Train users (the paper's two-trait users of the split's train half) on train prompts form the
+preference matrix; held-out prompts give the validation figure. Encoder outputs are cached on disk
+keyed by the encoder identity and the texts, so retraining the head takes seconds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from prefchat.basis import FORMAT, FORMAT_VERSION, TRAIT_POLES, fingerprint
+from prefchat.corpus import TRAITS, Corpus, load_corpus, simulate
+from prefchat.corpus.splits import load_split, make_split
+
+Progress = Callable[[str, int, int], None]
+
+
+def cache_dir() -> Path:
+    import platformdirs
+
+    return Path(os.environ.get("PREFCHAT_CACHE") or platformdirs.user_cache_dir("prefchat"))
+
+
+def cached_features(encoder, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+    """Encoder features for texts, cached one file per text under the encoder identity, so editing a
+    few responses re-encodes only those."""
+    ident = hashlib.sha256(json.dumps(encoder.identity, sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_dir() / "features" / ident
+    keys = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts]
+    out: list[np.ndarray | None] = []
+    for k in keys:
+        f = folder / f"{k}.npy"
+        try:
+            out.append(np.load(f, allow_pickle=False) if f.is_file() else None)
+        except (OSError, ValueError):
+            out.append(None)  # a damaged cache entry is simply recomputed
+    todo = [i for i, v in enumerate(out) if v is None]
+    folder.mkdir(parents=True, exist_ok=True)
+    step = 32
+    for s in range(0, len(todo), step):
+        idx = todo[s:s + step]
+        feats = encoder.features([texts[i] for i in idx])
+        for i, v in zip(idx, feats):
+            out[i] = v
+            tmp = folder / f"{keys[i]}.{os.getpid()}.tmp.npy"
+            np.save(tmp, v)
+            os.replace(tmp, folder / f"{keys[i]}.npy")
+        if progress:
+            progress("encode", min(s + step, len(todo)), len(todo))
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def trait_axes(phi: np.ndarray, traits: np.ndarray, rows_fit: np.ndarray, a_test: np.ndarray,
+               b_test: np.ndarray) -> list[dict]:
+    """Name the basis directions by the seven traits.
+
+    phi ~ traits @ B (least squares over rows_fit), so a user's reward lambda . phi ~ traits . (B lambda):
+    B[t] . lambda is the user's weight on trait t. 'captured' is how well phi predicts the trait: the
+    sign accuracy of a ridge map phi -> trait on held-out pairs that differ in that trait."""
+    T = traits[rows_fit].astype(float)
+    P = phi[rows_fit]
+    Tc, Pc = T - T.mean(0), P - P.mean(0)
+    B, *_ = np.linalg.lstsq(Tc, Pc, rcond=None)  # 7 x J
+    axes = []
+    for k, t in enumerate(TRAITS):
+        w = np.linalg.solve(Pc.T @ Pc + 1e-3 * np.eye(P.shape[1]), Pc.T @ Tc[:, k])
+        dt = traits[a_test, k] - traits[b_test, k]
+        keep = dt != 0
+        pred = (phi[a_test] - phi[b_test]) @ w
+        acc = float(np.mean(np.sign(pred[keep]) == np.sign(dt[keep]))) if keep.any() else float("nan")
+        neg, pos = TRAIT_POLES[t]
+        axes.append({"trait": t, "neg": neg, "pos": pos, "vector": B[k].tolist(), "captured": acc})
+    return axes
+
+
+def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int = 8, seed: int = 0,
+                name: str | None = None, epochs: int = 300, progress: Progress | None = None) -> dict:
+    import torch
+    from safetensors.torch import save_file
+
+    from prefchat.reward.basis_model import StyleHead
+    from prefchat.reward.data import PairTable, Preferences
+    from prefchat.reward.elicit import population_prior
+    from prefchat.reward.encoders import MiniLMEncoder
+    from prefchat.reward.evaluate import fixed_scores
+    from prefchat.reward.factorize import PReF
+
+    t0 = time.perf_counter()
+    corpus: Corpus = load_corpus(corpus_path)
+    split = load_split(corpus) or make_split(corpus)
+    encoder = MiniLMEncoder()
+    feats = cached_features(encoder, corpus.texts, progress)
+
+    users = split.population("paper").subset(split.train_users["paper"])
+    a, b, p = corpus.pairs(split.train_prompts)
+    outcomes = simulate(users, corpus.traits, a, b, seed=seed)
+    uu, mm = np.meshgrid(np.arange(len(users)), np.arange(len(a)), indexing="ij")
+    prefs = Preferences(uu.ravel(), mm.ravel(), outcomes.ravel(), len(users), len(a))
+
+    torch.manual_seed(seed)
+    head = StyleHead(feats.shape[1], dims)
+    train_rows = np.unique(np.concatenate([a, b]))
+    head.set_standardisation(feats[train_rows])
+    X = torch.as_tensor(feats, dtype=torch.float32)
+    pref = PReF(n_components=dims, seed=seed, init_epochs=epochs, epochs=epochs, weight_decay=1e-2)
+    pref.fit(head, X, PairTable(a, b, p), prefs, progress=progress)
+    phi = pref.transform(X)
+
+    ha, hb, hp = corpus.pairs(split.heldout_prompts)
+    val_out = simulate(users, corpus.traits, ha, hb, seed=seed + 1)
+    train_auc = fixed_scores(pref.user_vectors_ @ (phi[a] - phi[b]).T, outcomes)[0]
+    val_auc = fixed_scores(pref.user_vectors_ @ (phi[ha] - phi[hb]).T, val_out)[0]
+    axes = trait_axes(phi, corpus.traits, train_rows, ha, hb)
+    mean, precision = population_prior(pref.user_vectors_)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    save_file(state, str(out / "head.safetensors"))
+    head_bytes = (out / "head.safetensors").read_bytes()
+    pa, pb, pp = corpus.pairs()
+    np.savez(out / "pool.npz", prompt_ids=pp.astype(str), a_ids=np.array(corpus.response_ids)[pa].astype(str),
+             b_ids=np.array(corpus.response_ids)[pb].astype(str), diffs=(phi[pa] - phi[pb]).astype(np.float32))
+    meta = {
+        "format": FORMAT, "version": FORMAT_VERSION, "name": name or out.name, "dims": dims,
+        "encoder": encoder.identity,
+        "input": {"n_features": int(feats.shape[1]), "reads": "response text (MiniLM) + surface statistics"},
+        "training": {"corpus": corpus.path.name, "corpus_sha256": corpus.sha256, "seed": seed,
+                     "users": "paper two-trait users, split train half", "n_users": len(users),
+                     "n_pairs": len(a), "density": prefs.density, "beta": pref.beta, "epochs": epochs,
+                     "seconds": round(time.perf_counter() - t0, 1)},
+        "metrics": {"train_auc": train_auc, "val_auc": val_auc, "elbow": pref.elbow_,
+                    "spectrum": [round(float(s), 3) for s in pref.spectrum_[:20]]},
+        "axes": axes,
+        "prior": {"mean": mean.tolist(), "precision": precision.tolist()},
+        "fingerprint": fingerprint(head_bytes, encoder.identity),
+    }
+    tmp = out / "basis.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    os.replace(tmp, out / "basis.json")
+    return meta

@@ -1,0 +1,149 @@
+"""`prefchat eval`: the paper's protocol on a corpus file, for the shipped basis or any other.
+
+New users are fitted on calibration prompts and tested on held-out prompts. On the basis's own
+corpus the stored split is used (new users x held-out prompts = the test quadrant). On any other
+corpus file every simulated user is new: lambda is fitted on half of the file's prompts (chosen by
+seed) and the other half is the test set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prefchat.corpus import Corpus, load_corpus, simulate
+from prefchat.corpus.splits import load_split
+
+
+def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarray, object]:
+    import torch
+
+    from prefchat.basis_train import cached_features
+
+    scorer = basis.scorer()
+    feats = cached_features(scorer.encoder, corpus.texts, progress)
+    with torch.inference_mode():
+        phi = scorer.head(torch.as_tensor(feats, device=scorer.device)).double().cpu().numpy()
+    return phi, feats, scorer
+
+
+def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, users, seed: int) -> np.ndarray:
+    """The standard-RLHF baseline: J = 1, one reward for everyone, trained the same way."""
+    import torch
+
+    from prefchat.reward.basis_model import StyleHead
+    from prefchat.reward.data import PairTable, Preferences
+    from prefchat.reward.factorize import PReF
+
+    a, b, p = corpus.pairs(train_prompts)
+    out = simulate(users, corpus.traits, a, b, seed=seed)
+    uu, mm = np.meshgrid(np.arange(len(users)), np.arange(len(a)), indexing="ij")
+    prefs = Preferences(uu.ravel(), mm.ravel(), out.ravel(), len(users), len(a))
+    torch.manual_seed(seed)
+    head = StyleHead(feats.shape[1], 1)
+    head.set_standardisation(feats[np.unique(np.concatenate([a, b]))])
+    X = torch.as_tensor(feats, dtype=torch.float32)
+    pref = PReF(n_components=1, seed=seed, init_epochs=150, epochs=150, weight_decay=1e-2).fit(head, X, PairTable(a, b, p), prefs)
+    return pref.transform(X)[:, 0] * float(pref.user_vectors_.mean())
+
+
+def _per_user_model(feats: np.ndarray, pool_a, pool_b, order: np.ndarray, answers: np.ndarray, k: int,
+                    test_a, test_b) -> np.ndarray:
+    """A model fitted on one user's answers alone: L2 logistic regression on the raw features."""
+    from prefchat.reward.elicit import fit_lambda
+
+    mu, sd = feats.mean(0), feats.std(0) + 1e-6
+    f = (feats - mu) / sd
+    idx = order[:k]
+    w, _ = fit_lambda(f[pool_a[idx]] - f[pool_b[idx]], answers[idx], beta=10.0)
+    return (f[test_a] - f[test_b]) @ w
+
+
+def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
+             progress=None) -> dict:
+    from prefchat.reward.elicit import Elicitor
+    from prefchat.reward.metrics import accuracy, auc
+
+    corpus = load_corpus(corpus_path)
+    split = load_split(corpus)
+    own = split is not None and corpus.sha256 == basis.meta.get("training", {}).get("corpus_sha256")
+    if split is None:
+        from prefchat.corpus.splits import make_split
+
+        split = make_split(corpus)
+    pop = split.population(population)
+    if own:
+        cal_prompts, test_prompts = split.train_prompts, split.heldout_prompts
+        new = pop.subset(split.new_users[population])
+        train_users = pop.subset(split.train_users[population])
+    else:
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(corpus.prompt_ids))
+        half = len(perm) // 2
+        cal_prompts = sorted(corpus.prompt_ids[i] for i in perm[:half])
+        test_prompts = sorted(corpus.prompt_ids[i] for i in perm[half:])
+        new = pop
+        train_users = pop
+    phi, feats, _ = _phi_all(basis, corpus, progress)
+    ca, cb, cp = corpus.pairs(cal_prompts)
+    ta, tb, tp = corpus.pairs(test_prompts)
+    cal_out = simulate(new, corpus.traits, ca, cb, seed=seed + 11)
+    test_out = simulate(new, corpus.traits, ta, tb, seed=seed + 12)
+    pool, test = phi[ca] - phi[cb], phi[ta] - phi[tb]
+    mean, prec = basis.prior
+    budgets = sorted(int(x) for x in answers)
+    res = {s: np.full((len(new), len(budgets)), np.nan) for s in ("active", "random", "per_user")}
+    acc = {s: np.full((len(new), len(budgets)), np.nan) for s in res}
+    final_lam = np.zeros((len(new), phi.shape[1]))
+    random_orders = []
+    for u in range(len(new)):
+        for strategy in ("active", "random"):
+            el = Elicitor(pool, cp, beta=prec, prior_mean=mean, strategy=strategy, seed=seed * 7919 + u)
+            bi = 0
+            for k in range(1, budgets[-1] + 1):
+                q = el.next_question()
+                if q is None:
+                    break
+                el.answer(q, float(cal_out[u, q]))
+                while bi < len(budgets) and budgets[bi] == k:
+                    s = test @ el.lam
+                    res[strategy][u, bi], acc[strategy][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
+                    bi += 1
+            while bi < len(budgets):
+                s = test @ el.lam
+                res[strategy][u, bi], acc[strategy][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
+                bi += 1
+            if strategy == "active":
+                final_lam[u] = el.lam
+            else:
+                random_orders.append(np.array(el.asked))
+        for bi, k in enumerate(budgets):
+            s = _per_user_model(feats, ca, cb, random_orders[u], cal_out[u, random_orders[u]], k, ta, tb)
+            res["per_user"][u, bi], acc["per_user"][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
+    g = _global_reward(basis, corpus, feats, cal_prompts, train_users, seed)
+    gs = g[ta] - g[tb]
+    oracle = new.weights @ (corpus.traits[ta] - corpus.traits[tb]).T
+    glob_auc = float(np.nanmean([auc(gs, test_out[u]) for u in range(len(new))]))
+    glob_acc = float(np.nanmean([accuracy(gs, test_out[u]) for u in range(len(new))]))
+    orc_auc = float(np.nanmean([auc(oracle[u], test_out[u]) for u in range(len(new))]))
+    orc_acc = float(np.nanmean([accuracy(oracle[u], test_out[u]) for u in range(len(new))]))
+    # Simulated win rate: per held-out prompt, the personalised pick vs the global pick, judged by the
+    # user's true reward; ties count half.
+    wins = []
+    for pid in test_prompts:
+        rows = np.flatnonzero(corpus.response_prompt == corpus.prompt_ids.index(pid))
+        gpick = rows[int(np.argmax(g[rows]))]
+        for u in range(len(new)):
+            ppick = rows[int(np.argmax(phi[rows] @ final_lam[u]))]
+            tr = corpus.traits @ new.weights[u]
+            wins.append(1.0 if tr[ppick] > tr[gpick] else 0.5 if tr[ppick] == tr[gpick] else 0.0)
+    col = lambda m: {str(b): float(np.nanmean(m[:, i])) for i, b in enumerate(budgets)}  # noqa: E731
+    return {
+        "answers": budgets,
+        "auc": {"active": col(res["active"]), "random": col(res["random"]), "per_user": col(res["per_user"]),
+                "global": glob_auc, "oracle": orc_auc},
+        "accuracy": {"active": col(acc["active"]), "random": col(acc["random"]), "per_user": col(acc["per_user"]),
+                     "global": glob_acc, "oracle": orc_acc},
+        "winrate_vs_global": float(np.mean(wins)),
+        "users": len(new),
+        "test_pairs": int(len(ta)),
+        "protocol": "stored split: new users x held-out prompts" if own else "unseen corpus: half prompts calibrate, half test",
+    }

