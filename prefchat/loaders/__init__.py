@@ -1,0 +1,46 @@
+"""Bring preference datasets into the engine's pairwise schema (user, prompt, response a/b, outcome).
+
+    from prefchat.loaders import load_data
+    data = load_data("prism:conversations.jsonl")   # FORMAT:FILE
+    data.pairs, data.prefs, data.density
+
+Formats: pairwise (generic JSONL), corpus (this project's corpus with simulated users), prism
+(PRISM conversations.jsonl), tldr (Reddit TL;DR comparisons), psoups ({prompt, chosen, rejected, uid}).
+numpy only at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefchat.errors import PrefchatError
+from prefchat.loaders.base import Comparison, PairwiseData, build, check_usable
+from prefchat.loaders.formats import load_corpus_users, load_pairwise, load_prism, load_psoups, load_tldr
+
+FORMATS = {
+    "pairwise": load_pairwise,
+    "corpus": load_corpus_users,
+    "prism": load_prism,
+    "tldr": load_tldr,
+    "psoups": load_psoups,
+}
+
+__all__ = ["FORMATS", "Comparison", "PairwiseData", "build", "check_usable", "load_data", "parse_spec"]
+
+
+def parse_spec(spec: str) -> tuple[str, Path]:
+    fmt, sep, file = spec.partition(":")
+    if not sep or not file:
+        raise PrefchatError(f"--data {spec!r}: expected FORMAT:FILE with FORMAT one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise PrefchatError(f"--data: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return fmt, Path(file).expanduser()
+
+
+def load_data(spec: str, seed: int = 0) -> PairwiseData:
+    """Load FORMAT:FILE. For `corpus`, simulated users' outcomes are drawn with `seed`."""
+    fmt, path = parse_spec(spec)
+    if not path.is_file():
+        raise PrefchatError(f"{path}: no such file (from --data {spec!r})")
+    if fmt == "corpus":
+        return load_corpus_users(path, seed=seed)
+    return FORMATS[fmt](path)
