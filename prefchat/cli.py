@@ -49,6 +49,12 @@ def _register() -> None:
     app.add_typer(profile.app, name="profile")
     from prefchat.commands import onboard
     onboard.register(app)
+    from prefchat.commands import ask, chat, config, doctor, models
+    chat.register(app)
+    ask.register(app)
+    config.register(app)
+    models.register(app)
+    doctor.register(app)
 
 
 _register()

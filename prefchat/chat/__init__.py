@@ -1,0 +1,1 @@
+"""Chat without UI: session (generation + reranking + learning) and SQLite history."""

@@ -1,0 +1,57 @@
+"""`prefchat ask "..."`: one prompt, best-of-N, the chosen reply on stdout. For scripts and pipes:
+progress and notes go to stderr, so stdout is only the reply (or, with --all, the ranked list)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+
+
+def ask(
+    prompt: str = typer.Argument(..., help='The prompt; "-" reads it from stdin.'),
+    n: Optional[int] = typer.Option(None, "-n", help="Candidates to draft (best-of-N)."),
+    all_: bool = typer.Option(False, "--all", help="Print every candidate, best first, with scores."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="llama | hf | openai"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model path, dir, hub id or name."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile that picks the reply."),
+    system: Optional[str] = typer.Option(None, "--system", help="System prompt (default: config)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (reproducible candidates)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Reply length limit."),
+) -> None:
+    """Ask once and print the reply your profile likes best."""
+    from prefchat.commands.chat import make_session, resolve_config
+    from prefchat.config import parse_value
+    from prefchat.errors import PrefchatError
+
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise PrefchatError("empty prompt")
+    cfg = resolve_config(backend, model, n)
+    if max_tokens is not None:
+        cfg.max_tokens = parse_value("max_tokens", str(max_tokens), "--max-tokens")
+    if system is not None:
+        cfg.system_prompt = system
+    session = make_session(cfg, profile, with_history=False)
+    session.load_backend()
+    session.add_user(prompt.strip())
+    result = session.generate(seed=seed)
+    if result.rerank.note:
+        typer.echo(f"prefchat: {result.rerank.note}", err=True)
+    if not all_:
+        typer.echo(result.rerank.best.text)
+        return
+    for r in result.rerank.ranked:
+        score = "unscored" if r.score is None else f"score {r.score:+.4f}"
+        typer.echo(f"=== #{r.rank + 1} candidate {r.index + 1} · {score}"
+                   f"{' (chosen)' if r.rank == 0 else ''}")
+        typer.echo(r.text)
+    typer.echo(f"--- {result.n} candidates · {result.tokens} tokens · {result.gen_seconds:.2f} s "
+               f"({result.tokens_per_s:.1f} tok/s) · rerank {result.rerank.seconds * 1000:.0f} ms",
+               err=True)

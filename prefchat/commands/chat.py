@@ -1,0 +1,137 @@
+"""`prefchat chat` (the TUI) and `prefchat history list|show|delete|export`.
+
+Only typer is imported at module level; config, profiles, textual and the backend load when the
+command runs, and the model itself loads in a worker after the first frame is on screen."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+history_app = typer.Typer(help="Saved conversations: list, show, delete, export as Markdown.",
+                          no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)
+    app.add_typer(history_app, name="history")
+
+
+def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n: Optional[int] = None):
+    """Config file + env + command-line flags (flags win)."""
+    from prefchat.config import load_config, parse_value
+
+    cfg = load_config()
+    if backend:
+        cfg.backend = parse_value("backend", backend, "--backend")
+    if model:
+        cfg.model = model
+    if n is not None:
+        cfg.n = parse_value("n", str(n), "-n")
+    return cfg
+
+
+def make_session(cfg, profile: Optional[str], with_history: bool = True, scorer=None):
+    """ChatSession for cfg and the named (or default) profile; refuses a profile from another
+    basis. Backend is built, not loaded."""
+    from prefchat.chat.history import History
+    from prefchat.chat.session import ChatSession, build_backend, load_profile_and_basis
+    from prefchat.rerank import Reranker
+
+    prof, basis = load_profile_and_basis(profile)
+    reranker = Reranker(basis, prof, scorer=scorer)
+    backend = build_backend(cfg)
+    return ChatSession(cfg, backend, reranker, History() if with_history else None,
+                       profile_name=prof.name if prof else None)
+
+
+def chat(
+    profile: Optional[str] = typer.Option(None, "--profile", "-p",
+                                          help="Profile that picks replies (default: the default one)."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="llama | hf | openai"),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="GGUF path (llama), model dir or hub id (hf), or model "
+                                             "name (openai)."),
+    n: Optional[int] = typer.Option(None, "-n", help="Candidates per reply (best-of-N)."),
+    resume: Optional[int] = typer.Option(None, "--resume", "-r",
+                                         help="Continue a saved conversation (id from `prefchat "
+                                              "history list`)."),
+) -> None:
+    """Chat in the terminal; each reply is the best of N candidates for your profile."""
+    from prefchat.chat.session import load_profile_and_basis
+
+    cfg = resolve_config(backend, model, n)
+    if not cfg.model:
+        from prefchat.chat.session import build_backend
+
+        build_backend(cfg)  # raises the one-line "no model configured" error before any UI
+    prof, basis = load_profile_and_basis(profile)  # cheap (JSON); a basis mismatch fails here
+    if prof is not None:
+        from prefchat.rerank import check_profile_basis
+
+        check_profile_basis(prof, basis)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from prefchat.errors import PrefchatError
+
+        raise PrefchatError("chat needs a terminal; use `prefchat ask` in scripts and pipes")
+    from prefchat.tui.chat_app import ChatApp
+
+    ChatApp(lambda: make_session(cfg, profile), keymap=cfg.keymap, resume_id=resume).run()
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+@history_app.command("list")
+def history_list(search: Optional[str] = typer.Option(None, "--search", "-s",
+                                                      help="Only conversations containing this text.")
+                 ) -> None:
+    """Saved conversations, newest first."""
+    from prefchat.chat.history import History
+
+    h = History()
+    convs = h.list(search)
+    if not convs:
+        typer.echo("No saved conversations." if not search else f"No conversation mentions {search!r}.")
+        return
+    for c in convs:
+        typer.echo(f"{c.id:>5}  {c.updated_at}  {c.n_messages:>3} msgs  {c.title or '(untitled)'}")
+
+
+@history_app.command("show")
+def history_show(conv_id: int = typer.Argument(..., help="Conversation id.")) -> None:
+    """Print a conversation as Markdown."""
+    from prefchat.chat.history import History, export_markdown
+
+    typer.echo(export_markdown(History().get(conv_id)), nl=False)
+
+
+@history_app.command("delete")
+def history_delete(conv_id: int = typer.Argument(..., help="Conversation id.")) -> None:
+    """Delete a conversation for good."""
+    from prefchat.chat.history import History
+
+    History().delete(conv_id)
+    typer.echo(f"Deleted conversation {conv_id}.")
+
+
+@history_app.command("export")
+def history_export(conv_id: int = typer.Argument(..., help="Conversation id."),
+                   output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                                         help="File to write (default: stdout).")
+                   ) -> None:
+    """Export a conversation as Markdown."""
+    from prefchat.chat.history import History, export_markdown
+    from prefchat.errors import PrefchatError
+
+    text = export_markdown(History().get(conv_id))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PrefchatError(f"cannot write {output} ({exc.strerror})") from None
+    typer.echo(f"Wrote {output}")

@@ -1,0 +1,50 @@
+"""`prefchat config show|path|set KEY VALUE`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Show or change settings (backend, model, n, keys, ...).", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="config")
+
+
+@app.command("path")
+def path() -> None:
+    """Where the config file is (PREFCHAT_CONFIG overrides it)."""
+    from prefchat.config import config_path
+
+    typer.echo(str(config_path()))
+
+
+@app.command("show")
+def show() -> None:
+    """Every setting with where it comes from; API keys are masked."""
+    from prefchat.config import config_path, load_config
+
+    cfg = load_config()
+    p = config_path()
+    typer.echo(f"# {p}{'' if p.exists() else ' (not created yet: defaults)'}")
+    for key, value in cfg.public_dict().items():
+        if key == "keymap":
+            continue
+        typer.echo(f"{key} = {value!r}    ({cfg.origin.get(key, 'default')})")
+    typer.echo("[keymap]")
+    for action, keys in cfg.keymap.items():
+        typer.echo(f"{action} = {keys!r}")
+
+
+@app.command("set")
+def set_(key: str = typer.Argument(..., help="Setting name, or keymap.ACTION."),
+         value: str = typer.Argument(..., help="New value.")) -> None:
+    """Set one value (validated; rewrites the file, so comments in it are not kept)."""
+    from prefchat.config import set_value
+
+    p = set_value(key, value)
+    shown = "****" if key == "api_key" else value
+    typer.echo(f"{key} = {shown}  (saved in {p})")
+    if key == "api_key":
+        typer.echo("Tip: an environment variable (PREFCHAT_API_KEY) keeps the key out of files.",
+                   err=True)
