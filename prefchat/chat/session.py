@@ -146,7 +146,16 @@ class ChatSession:
         cands = self.backend.generate(req, delta, cancel)
         gen_s = time.perf_counter() - t0
         tokens = sum(c.n_tokens for c in cands) or counted[0]
-        result = self.reranker.rerank(prompt, [c.text for c in cands])
+        texts = [c.text for c in cands]
+        try:
+            result = self.reranker.rerank(prompt, texts)
+        except Exception as exc:  # noqa: BLE001 - a scorer failure must not throw the replies away
+            from prefchat.rerank import Ranked
+
+            reason = " ".join(str(exc).split())[:200]
+            result = RerankResult([Ranked(i, t, None, i) for i, t in enumerate(texts)], 0.0,
+                                  f"reranking failed ({type(exc).__name__}: {reason}); showing the "
+                                  "first candidate")
         return TurnResult(prompt, result, gen_s, tokens, len(cands))
 
     # -- conversation bookkeeping (UI thread) -------------------------------------------------------
@@ -181,6 +190,9 @@ class ChatSession:
         msg = self.messages.pop()
         if self.history is not None and msg.id is not None:
             self.history.delete_message(msg.id)
+            if not self.messages and self.conv_id is not None:  # no empty conversations in the list
+                self.history.delete(self.conv_id)
+                self.conv_id = None
         return msg.content
 
     def pop_reply_for_regenerate(self) -> Optional[str]:

@@ -155,6 +155,11 @@ class AlternativesScreen(ModalScreen[Optional[int]]):
             yield Static("Enter or 1-9: use this reply (and teach your profile) · Esc: close",
                          classes="modal-hint")
 
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        ol.focus()
+        ol.highlighted = 0
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id))
 
@@ -183,6 +188,10 @@ class HistoryScreen(ModalScreen[Optional[int]]):
 
     def on_mount(self) -> None:
         self._fill()
+        ol = self.query_one(OptionList)
+        ol.focus()
+        if ol.option_count and ol.highlighted is None:
+            ol.highlighted = 0
 
     def _fill(self) -> None:
         ol = self.query_one(OptionList)
@@ -311,9 +320,9 @@ class ChatApp(App):
 
     # -- start-up -------------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.keymap))
-        self.query_one("#chat-title", Static).update(Text(self.header or "prefchat"))
+    async def on_mount(self) -> None:
+        await self.push_screen(ChatScreen(self.keymap))
+        self.get_screen_chat().query_one("#chat-title", Static).update(Text(self.header or "prefchat"))
         self._startup()
 
     @work(thread=True, exit_on_error=False, group="startup")
@@ -337,7 +346,7 @@ class ChatApp(App):
             self.call_from_thread(self._startup_failed, _unexpected(exc))
 
     def _set_state(self, msg: str) -> None:
-        self.query_one("#model-state", Static).update(Text(msg))
+        self.get_screen_chat().query_one("#model-state", Static).update(Text(msg))
 
     def _session_ready(self, session) -> None:
         self.session = session
@@ -346,12 +355,9 @@ class ChatApp(App):
         title = self.header or f"prefchat · {session.cfg.backend}:{os.path.basename(session.cfg.model)}"
         title += f" · profile '{prof}'" if prof else " · no profile (first candidate)"
         title += f" · N={session.cfg.n}"
-        self.query_one("#chat-title", Static).update(Text(title))
+        self.get_screen_chat().query_one("#chat-title", Static).update(Text(title))
         if self.resume_id is not None:
-            try:
-                self._resume(self.resume_id)
-            except PrefchatError as exc:
-                self.notice(str(exc), error=True)
+            self.call_later(self._resume, self.resume_id)
 
     def _startup_failed(self, message: str) -> None:
         self.startup_error = message
@@ -380,19 +386,24 @@ class ChatApp(App):
         self.log_view.scroll_end(animate=False)
         return n
 
-    def _render_conversation(self) -> None:
+    async def _render_conversation(self) -> None:
         log = self.log_view
-        log.remove_children()
+        await log.remove_children()
         s = self.session
+        widgets = []
         if s.system_prompt:
-            log.mount(Notice(Text(f"system: {s.system_prompt}")))
+            widgets.append(Notice(Text(f"system: {s.system_prompt}")))
+        bubbles = []
         for m in s.messages:
             if m.role == "user":
-                log.mount(UserBubble(m.content))
+                widgets.append(UserBubble(m.content))
             else:
                 b = ReplyBubble(m)
-                log.mount(b)
-                self.call_after_refresh(b.set_meta, reply_meta(m))
+                widgets.append(b)
+                bubbles.append(b)
+        await log.mount_all(widgets)
+        for b in bubbles:
+            b.set_meta(reply_meta(b.message))
         log.scroll_end(animate=False)
 
     # -- sending ----------------------------------------------------------------------------------
@@ -596,13 +607,17 @@ class ChatApp(App):
 
         def chosen(conv_id: Optional[int]) -> None:
             if conv_id is not None:
-                self._resume(conv_id)
+                self.call_later(self._resume, conv_id)
 
         self.push_screen(HistoryScreen(self.session.history), chosen)
 
-    def _resume(self, conv_id: int) -> None:
-        self.session.resume(conv_id)
-        self._render_conversation()
+    async def _resume(self, conv_id: int) -> None:
+        try:
+            self.session.resume(conv_id)
+        except PrefchatError as exc:
+            self.notice(str(exc), error=True)
+            return
+        await self._render_conversation()
         self.notify(f"Resumed conversation #{conv_id}.", timeout=2)
 
     def on_conversation_deleted(self, conv_id: int) -> None:

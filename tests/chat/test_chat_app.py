@@ -1,0 +1,248 @@
+"""The chat TUI through Pilot with the REAL llama.cpp backend on the tiny random GGUF and the real
+scorer of the shipped basis: send, cancel (prompt comes back), alternatives + pick (lambda changes
+and is saved), resume from history, and backend errors shown without losing the conversation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import time
+
+import numpy as np
+
+from prefchat.chat.history import History, Message
+from prefchat.config import Config
+from prefchat.tui.chat_app import AlternativesScreen, ChatApp, HistoryScreen, Notice, ReplyBubble
+
+from tests.tui.screens import screen_text, sync
+
+from .conftest import make_profile
+
+
+def cfg_for(model, **kw):
+    kw.setdefault("n", 3)
+    kw.setdefault("max_tokens", 24)
+    return Config(backend="llama", model=str(model), **kw)
+
+
+def factory(cfg, scorer, profile=None, wrap=None):
+    def build():
+        from prefchat.commands.chat import make_session
+
+        s = make_session(cfg, profile, scorer=scorer)
+        if wrap is not None:
+            s.backend = wrap(s.backend)
+        return s
+    return build
+
+
+async def ready(app, pilot):
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert app.session is not None, screen_text(app)
+
+
+async def send(app, pilot, *keys):
+    await pilot.press(*keys, "enter")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+class Slowed:
+    """The real backend, made to decode long enough (and a little slower) for a person to press Esc."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def load(self, progress=None):
+        self.inner.load(progress)
+
+    def describe(self):
+        return self.inner.describe()
+
+    def generate(self, req, on_delta, cancel):
+        req = dataclasses.replace(req, max_tokens=1500, ignore_eos=True)
+
+        def slow(i, text):
+            time.sleep(0.005)
+            on_delta(i, text)
+        return self.inner.generate(req, slow, cancel)
+
+
+@sync
+async def test_send_streams_reply_and_saves_history(home, tiny_gguf, basis, scorer):
+    make_profile(basis, lam=np.random.default_rng(0).normal(size=basis.dims))
+    app = ChatApp(factory(cfg_for(tiny_gguf), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        assert "profile 'me'" in screen_text(app) and "ready" in screen_text(app)
+        await pilot.press(*"hi", "ctrl+j", *"yo")  # ctrl+j: newline, not send
+        assert app.input.text == "hi\nyo"
+        await send(app, pilot)
+        s = app.session
+        assert [m.role for m in s.messages] == ["user", "assistant"], app.last_error
+        assert s.messages[0].content == "hi\nyo" and app.input.text == ""
+        reply = s.messages[1]
+        assert len(reply.candidates) == 3 and reply.chosen == reply.candidates[0]["index"]
+        scores = [c["score"] for c in reply.candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert reply.meta["tokens_per_s"] > 0
+        bubble = app.log_view.query(ReplyBubble).last()
+        assert bubble.message is reply
+        assert "tok/s" in screen_text(app) and "(best)" in screen_text(app)
+    conv = History().get(s.conv_id)
+    assert [m.content for m in conv.messages] == [m.content for m in s.messages]
+
+
+@sync
+async def test_escape_cancels_and_puts_prompt_back(home, tiny_gguf, basis, scorer):
+    app = ChatApp(factory(cfg_for(tiny_gguf, n=2), scorer, wrap=Slowed))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"tell", "enter")
+        deadline = time.monotonic() + 20
+        while app._tokens < 10 and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert app.generating and app._tokens >= 10
+        assert "tok/s" in screen_text(app) and "drafting 2 candidates" in screen_text(app)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.generating
+        assert app.input.text == "tell"
+        assert app.session.messages == [] and not app.log_view.query(ReplyBubble)
+        assert History().list() == []  # the cancelled exchange left no empty conversation
+
+
+@sync
+async def test_alternatives_pick_updates_and_saves_lambda(home, tiny_gguf, basis, scorer):
+    prof = make_profile(basis, lam=np.random.default_rng(1).normal(size=basis.dims))
+    app = ChatApp(factory(cfg_for(tiny_gguf, n=3), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        await send(app, pilot, *"why")
+        reply = app.session.messages[-1]
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, AlternativesScreen)
+        text = screen_text(app)
+        assert "3 candidates, best first" in text and "score" in text and "shown" in text
+        second = reply.candidates[1]
+        await pilot.press("2")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, AlternativesScreen)
+        assert reply.chosen == second["index"] and reply.content == second["text"]
+        assert app.last_choice is not None and app.last_choice.learned
+    saved = json.loads((home / "profiles" / "me.json").read_text())
+    assert len(saved["answers"]) == 1
+    a = saved["answers"][0]
+    assert (a["prompt"], a["a"], a["b"], a["choice"], a["source"]) == (
+        "why", second["text"], reply.candidates[0]["text"], "a", "chat")
+    assert not np.allclose(saved["lambda"], prof.lam)
+    # lambda is the MAP fit over all answers' pair diffs with the basis prior
+    from prefchat.reward.elicit import fit_lambda
+
+    mean, prec = basis.prior
+    v = scorer.pair_diffs([a["prompt"]], [a["a"]], [a["b"]])
+    lam, _ = fit_lambda(v, np.array([1.0]), beta=prec, prior_mean=mean)
+    np.testing.assert_allclose(saved["lambda"], lam, rtol=1e-6, atol=1e-9)
+    # the history remembers which candidate is shown
+    assert History().get(app.session.conv_id).messages[1].chosen == second["index"]
+
+
+@sync
+async def test_learning_can_be_switched_off(home, tiny_gguf, basis, scorer):
+    prof = make_profile(basis)
+    app = ChatApp(factory(cfg_for(tiny_gguf, n=2, learn_from_choices=False), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        await send(app, pilot, *"hm")
+        await pilot.press("ctrl+o", "2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.messages[-1].chosen == app.session.messages[-1].candidates[1]["index"]
+    saved = json.loads((home / "profiles" / "me.json").read_text())
+    assert saved["answers"] == [] and saved["lambda"] == prof.lam
+
+
+@sync
+async def test_resume_from_history_screen_and_continue(home, tiny_gguf, basis, scorer):
+    h = History()
+    cid = h.create(title="old chat", system_prompt="Be terse.")
+    h.add_message(cid, Message("user", "first question"))
+    h.add_message(cid, Message("assistant", "first **answer**", [], None, {}))
+    app = ChatApp(factory(cfg_for(tiny_gguf, n=2), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen) and "old chat" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "first question" in text and "first answer" in text and "Be terse." in text
+        assert app.session.conv_id == cid and app.session.system_prompt == "Be terse."
+        await send(app, pilot, *"more")
+        req = app.session.request()
+        assert [m["role"] for m in req.messages] == ["system", "user", "assistant", "user",
+                                                     "assistant"]
+    assert [m.content for m in History().get(cid).messages][:3] == [
+        "first question", "first **answer**", "more"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@sync
+async def test_backend_errors_keep_conversation_and_allow_retry(home, tiny_gguf, tmp_path, basis,
+                                                                 scorer):
+    from prefchat.llm import make_backend
+
+    app = ChatApp(factory(cfg_for(tiny_gguf, n=2), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(app, pilot)
+        await send(app, pilot, *"one")
+        good = app.session.backend
+        # a refused OpenAI-compatible endpoint
+        app.session.backend = make_backend("openai", "m", base_url=f"http://127.0.0.1:{closed_port()}/v1",
+                                           max_retries=0, timeout=5)
+        await send(app, pilot, *"two")
+        assert app.last_error and "\n" not in app.last_error
+        assert app.input.text == "two"
+        assert [m.content for m in app.session.messages][:1] == ["one"]
+        assert len(app.session.messages) == 2
+        assert app.log_view.query(Notice).filter(".error")
+        # a missing model file
+        app.session.backend = make_backend("llama", str(tmp_path / "nope.gguf"))
+        app.last_error = None
+        await send(app, pilot)
+        assert "not found" in app.last_error and app.input.text == "two"
+        # back to a working model: Enter retries the same prompt
+        app.session.backend = good
+        await send(app, pilot)
+        assert [m.content for m in app.session.messages][::2] == ["one", "two"]
+        assert app.input.text == ""
+    assert len(History().get(app.session.conv_id).messages) == 4
+
+
+@sync
+async def test_corrupt_model_at_startup_is_a_message_not_a_crash(home, tmp_path, scorer):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00\x01garbage" * 50)
+    app = ChatApp(factory(cfg_for(bad), scorer))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.startup_error and "bad.gguf" in app.startup_error
+        assert "not ready" in screen_text(app)
+        await send(app, pilot, *"hello")
+        assert app.input.text == "hello" and app.session.messages == []
+        assert app.is_running
