@@ -14,8 +14,30 @@ def train(
     dims: int = typer.Option(8, "--dims", min=1, max=64, help="J, the number of base reward functions."),
     seed: int = typer.Option(0, "--seed", help="Seed for simulated users and training."),
     epochs: int = typer.Option(300, "--epochs", min=1, help="Epochs for each training phase."),
+    data: Optional[str] = typer.Option(None, "--data", help="FORMAT:FILE preference data (pairwise, corpus, "
+                                       "prism, tldr, psoups); trains a transformers backbone basis."),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="Causal LM (hub id or local dir) to train "
+                                           "as the basis model [default with --data: Qwen/Qwen2.5-0.5B]."),
+    mode: str = typer.Option("lora", "--mode", help="Backbone training: lora, full or frozen (head only)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Observations per optimiser step (backbone)."),
+    accumulate: int = typer.Option(1, "--accumulate", min=1, help="Micro-batches per step (gradient accumulation)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the head and user vectors (backbone)."),
+    backbone_lr: Optional[float] = typer.Option(None, "--backbone-lr", help="Backbone learning rate "
+                                                "[default: 1e-5 full, 2e-4 lora]."),
+    max_length: int = typer.Option(512, "--max-length", min=8, help="Tokens per chat-formatted response."),
+    svd_init: bool = typer.Option(True, "--svd-init/--no-svd-init", help="SVD initialisation (needs users "
+                                  "who judged the same pairs)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N [default: cuda if available]."),
+    pool_corpus: Optional[Path] = typer.Option(None, "--pool-corpus", help="Corpus whose pairs form the "
+                                               "onboarding pool [default: the data's corpus, else the shipped one]."),
 ) -> None:
-    """Train a reward basis (SVD initialisation + regularised Bradley-Terry MLE) and its onboarding pool."""
+    """Train a reward basis (SVD initialisation + regularised Bradley-Terry MLE) and its onboarding pool.
+
+    With --data or --backbone: a transformers backbone basis; under `torchrun --nproc_per_node K -m
+    prefchat train ...` it trains with DDP on K GPUs (NCCL) or K CPU processes (gloo)."""
+    if data is not None or backbone is not None:
+        return _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate,
+                               lr, backbone_lr, max_length, svd_init, device, pool_corpus)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -38,3 +60,53 @@ def train(
                f"({meta['training']['seconds']} s)")
     for ax in meta["axes"]:
         typer.echo(f"  {ax['neg']:>11} ↔ {ax['pos']:<12} captured {ax['captured']:.2f}")
+
+
+def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate, lr,
+                    backbone_lr, max_length, svd_init, device, pool_corpus) -> None:
+    import os
+
+    from prefchat.errors import PrefchatError
+    from prefchat.loaders import check_usable, load_data
+    from prefchat.reward.backbone import DEFAULT_BACKBONE, MODES, train_backbone_basis
+    from prefchat.reward.distributed import init_from_env, shutdown
+
+    if mode not in MODES:
+        raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if data is not None and corpus is not None:
+        raise PrefchatError("give --data or --corpus, not both (--data corpus:FILE reads a corpus too)")
+    spec = data if data is not None else f"corpus:{corpus}" if corpus is not None else None
+    if spec is None:
+        from prefchat.corpus import shipped_corpus_path
+
+        spec = f"corpus:{shipped_corpus_path()}"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # several processes share the cores
+    ds = load_data(spec, seed=seed)
+    parallel = init_from_env(device)
+    main = parallel is None or parallel.is_main
+    try:
+        for w in check_usable(ds, require_overlap=svd_init):
+            if main:
+                typer.echo(f"warning: {w}", err=True)
+        if main:
+            s = ds.summary()
+            typer.echo(f"{s['source']}: {s['users']} users, {s['pairs']} pairs, {s['observations']} comparisons, "
+                       f"density {s['density']:.4f} (observed fraction of users x pairs), "
+                       f"{s['pairs_seen_by_2plus_users']} pairs judged by 2+ users", err=True)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if main and (done == total or done % max(1, total // 10) == 0):
+                typer.echo(f"  {stage} {done}/{total}", err=True)
+
+        meta = train_backbone_basis(ds, out, backbone=backbone or DEFAULT_BACKBONE, mode=mode, dims=dims,
+                                    seed=seed, epochs=epochs, batch_size=batch_size, accumulate=accumulate,
+                                    lr=lr, backbone_lr=backbone_lr, max_length=max_length, svd_init=svd_init,
+                                    device=None if parallel else device, parallel=parallel,
+                                    pool_corpus=pool_corpus, progress=progress)
+    finally:
+        if parallel is not None:
+            shutdown()
+    if main:
+        m, t = meta["metrics"], meta["training"]
+        typer.echo(f"wrote {out}  J={dims}  {mode} on {t['world_size']} process(es), {t['device']}  "
+                   f"train AUC {m['train_auc']:.3f}  validation AUC {m['val_auc']:.3f}  ({t['seconds']} s)")

@@ -66,6 +66,11 @@ def load_scorer(basis, device: str | None = None) -> Scorer:
     from prefchat.reward.encoders import MiniLMEncoder, default_device
 
     enc_meta = basis.meta["encoder"]
+    if enc_meta.get("kind") == "causal-lm":
+        # A transformers backbone basis (prefchat.reward.backbone); same Scorer interface.
+        from prefchat.reward.backbone import load_scorer as load_backbone_scorer
+
+        return load_backbone_scorer(basis, device=device)
     if enc_meta.get("kind") != "minilm":
         raise PrefchatError(f"{basis.path}/basis.json: encoder kind {enc_meta.get('kind')!r} is not supported here")
     device = device or default_device()

@@ -111,7 +111,8 @@ class PReF:
     def __init__(self, n_components: int = 8, beta: float = 0.02, svd_init: bool = True,
                  regularize: bool = True, init_epochs: int = 300, epochs: int = 300, lr: float = 1e-2,
                  batch_size: int | None = None, weight_decay: float = 1e-4, seed: int = 0,
-                 shrink: float | None = None, device: str = "cpu") -> None:
+                 shrink: float | None = None, head_l2: float = 0.0, device: str = "cpu",
+                 accumulate: int = 1, autocast: str | None = None, parallel: Any = None) -> None:
         if n_components < 1:
             raise ValueError("n_components must be >= 1")
         if beta < 0:
@@ -127,9 +128,68 @@ class PReF:
         self.weight_decay = weight_decay
         self.seed = seed
         self.shrink = shrink
+        self.head_l2 = head_l2
         self.device = device
+        # Large basis models (a transformers backbone): each minibatch is split into `accumulate`
+        # micro-batches whose gradients add up before one optimiser step; `autocast` ("bfloat16")
+        # runs the model's forward in that dtype; `parallel` (see prefchat.reward.distributed) gives
+        # each process its shard of every minibatch and reduces the user vectors' gradients.
+        if accumulate < 1:
+            raise ValueError("accumulate must be >= 1")
+        self.accumulate = accumulate
+        self.autocast = autocast
+        self.parallel = parallel
 
     # -- helpers -----------------------------------------------------------------------------------
+    def _weight_penalty(self, model: nn.Module) -> torch.Tensor | float:
+        """head_l2/2 * ||W||^2 over weight matrices: a ridge prior on the basis model, which matters
+        when a wide feature vector meets a small corpus (biases and buffers are left alone)."""
+        if not self.head_l2:
+            return 0.0
+        return 0.5 * self.head_l2 * sum((p ** 2).sum() for p in model.parameters() if p.ndim >= 2)
+
+    def _micro(self, batch: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
+        """This process's micro-batches of a minibatch, each with the weight that makes the summed
+        (and, across processes, averaged) gradient equal the full minibatch's mean-loss gradient.
+        Single process, accumulate=1: [(batch, 1.0)], the plain full-batch step."""
+        n = batch.shape[0]
+        world = self.parallel.world_size if self.parallel is not None else 1
+        local = batch if world == 1 else batch[self.parallel.rank::world]
+        if local.shape[0] == 0:
+            # Every process must run forward/backward the same number of times (DDP's collective
+            # calls would hang otherwise); an empty shard runs one row with weight 0.
+            return [(batch[:1], 0.0)]
+        parts = [c for c in local.tensor_split(min(self.accumulate, local.shape[0])) if c.shape[0]]
+        return [(c, c.shape[0] * world / n) for c in parts]
+
+    @staticmethod
+    def _sync_ctx(model: nn.Module, last: bool):
+        """For a DDP model: no gradient all-reduce until the last micro-batch's backward."""
+        import contextlib
+
+        return model.no_sync() if not last and hasattr(model, "no_sync") else contextlib.nullcontext()
+
+    def _autocast_ctx(self):
+        """Forward (not backward) in the autocast dtype, e.g. bf16 on a GPU."""
+        import contextlib
+
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=getattr(torch, self.autocast))
+
+    @staticmethod
+    def _param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+        """A model may ask for its own groups (a pretrained backbone wants a far smaller learning rate
+        than a fresh head): `optim_groups(lr, weight_decay)`. DDP wrappers are looked through."""
+        inner = getattr(model, "module", model)
+        if hasattr(inner, "optim_groups"):
+            return inner.optim_groups(lr, weight_decay)
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+
+    def _sync_user_grads(self, lam: torch.Tensor) -> None:
+        if self.parallel is not None and lam.grad is not None:
+            self.parallel.average_(lam.grad)
+
     def _phi(self, model: nn.Module, inputs: Any, rows: torch.Tensor) -> torch.Tensor:
         return model(inputs[rows.cpu()] if not isinstance(inputs, torch.Tensor) else inputs[rows])
 
@@ -174,15 +234,23 @@ class PReF:
             target = torch.tensor(pf * math.sqrt(k), dtype=torch.float32, device=dev)
             # Step 2: regress the basis model's pair differences on the SVD pair factors (L2 loss).
             seen = torch.as_tensor(np.unique(prefs.pair), device=dev)
-            opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=0.0)
+            opt = torch.optim.Adam(self._param_groups(model, self.lr, 0.0), lr=self.lr, weight_decay=0.0)
             for ep in range(self.init_epochs):
                 for batch in self._batches(seen, rng):
-                    diff = self._pair_diffs(model, inputs, pairs, batch)
-                    loss = ((diff - target[batch]) ** 2).sum(1).mean()
                     opt.zero_grad()
-                    loss.backward()
+                    micro = self._micro(batch)
+                    loss_sum = 0.0
+                    for i, (part, w) in enumerate(micro):
+                        with self._sync_ctx(model, last=i == len(micro) - 1):
+                            with self._autocast_ctx():
+                                diff = self._pair_diffs(model, inputs, pairs, part).float()
+                            loss = w * ((diff - target[part]) ** 2).sum(1).mean()
+                            if i == 0:
+                                loss = loss + self._weight_penalty(model)
+                            loss.backward()
+                        loss_sum += float(loss.detach())
                     opt.step()
-                history["init"].append(float(loss.detach()))
+                history["init"].append(loss_sum)
                 if progress:
                     progress("init", ep + 1, self.init_epochs)
             # The SVD user factors belong to the pair factors, which the basis model reproduces only
@@ -198,22 +266,32 @@ class PReF:
         user = torch.as_tensor(prefs.user, device=dev)
         pair = torch.as_tensor(prefs.pair, device=dev)
         outcome = torch.as_tensor(prefs.outcome, dtype=torch.float32, device=dev)
-        opt = torch.optim.AdamW([{"params": model.parameters(), "weight_decay": self.weight_decay},
-                                 {"params": [lam], "weight_decay": 0.0}], lr=self.lr)
+        opt = torch.optim.AdamW(self._param_groups(model, self.lr, self.weight_decay)
+                                + [{"params": [lam], "weight_decay": 0.0}], lr=self.lr)
         beta = self.beta if self.regularize else 0.0
         obs = torch.arange(len(prefs), device=dev)
         total_epochs = self.epochs + (0 if self.svd_init else self.init_epochs)  # equal compute
         for ep in range(total_epochs):
             for batch in self._batches(obs, rng):
-                diff = self._pair_diffs(model, inputs, pairs, pair[batch])
-                logits = (lam[user[batch]] * diff).sum(1)
-                nll = bt_loss(logits, outcome[batch])
-                # Penalty per user, scaled so that each user's prior weighs against their mean loss.
-                loss = nll + 0.5 * beta * (lam ** 2).sum(1).mean()
                 opt.zero_grad()
-                loss.backward()
+                micro = self._micro(batch)
+                nll_sum = 0.0
+                for i, (part, w) in enumerate(micro):
+                    with self._sync_ctx(model, last=i == len(micro) - 1):
+                        with self._autocast_ctx():
+                            diff = self._pair_diffs(model, inputs, pairs, pair[part]).float()
+                        logits = (lam[user[part]] * diff).sum(1)
+                        nll = w * bt_loss(logits, outcome[part])
+                        loss = nll
+                        if i == 0:
+                            # Penalty per user, scaled so that each user's prior weighs against their
+                            # mean loss (added once per step, whatever the micro-batching).
+                            loss = loss + 0.5 * beta * (lam ** 2).sum(1).mean() + self._weight_penalty(model)
+                        loss.backward()
+                    nll_sum += float(nll.detach())
+                self._sync_user_grads(lam)
                 opt.step()
-            history["joint"].append(float(nll.detach()))
+            history["joint"].append(nll_sum)
             if progress:
                 progress("joint", ep + 1, total_epochs)
 
