@@ -246,3 +246,42 @@ async def test_corrupt_model_at_startup_is_a_message_not_a_crash(home, tmp_path,
         await send(app, pilot, *"hello")
         assert app.input.text == "hello" and app.session.messages == []
         assert app.is_running
+
+
+@sync
+async def test_regenerate_copy_system_prompt_and_first_paint(home, tiny_gguf, scorer):
+    gate = __import__("threading").Event()
+
+    def slow_factory():
+        gate.wait(10)  # the model "loads" slowly: the screen must already be there
+        return factory(cfg_for(tiny_gguf, n=2), scorer)()
+
+    app = ChatApp(slow_factory)
+    t0 = time.perf_counter()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert time.perf_counter() - t0 < 1.5
+        assert "preparing" in screen_text(app) and "enter send" in screen_text(app)
+        gate.set()
+        await ready(app, pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press(*"Be brief.", "enter")
+        await pilot.pause()
+        assert app.session.system_prompt == "Be brief."
+        await send(app, pilot, *"q")
+        first = app.session.messages[-1]
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        msgs = app.session.messages
+        assert [m.role for m in msgs] == ["user", "assistant"] and msgs[-1] is not first
+        assert len(app.log_view.query(ReplyBubble)) == 1
+        assert app.session.request().messages[0] == {"role": "system", "content": "Be brief."}
+        copied = []
+        app.copy_to_clipboard = copied.append
+        await pilot.press("ctrl+y")
+        assert copied == [msgs[-1].content]
+    conv = History().get(app.session.conv_id)
+    assert conv.system_prompt == "Be brief." and len(conv.messages) == 2
