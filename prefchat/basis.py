@@ -108,8 +108,10 @@ class Basis:
 
 def shipped_models_dir() -> Path:
     """models/ inside the installed package (non-editable installs) or the checkout's models/."""
+    import sys
+
     here = Path(__file__).resolve().parent
-    for cand in (here / "models", here.parent / "models"):
+    for cand in (here.parent / "models", Path(sys.prefix) / "share" / "prefchat" / "models"):
         if cand.is_dir():
             return cand
     return here.parent / "models"

@@ -81,7 +81,8 @@ def trait_axes(phi: np.ndarray, traits: np.ndarray, rows_fit: np.ndarray, a_test
 
 
 def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int = 8, seed: int = 0,
-                name: str | None = None, epochs: int = 300, progress: Progress | None = None) -> dict:
+                name: str | None = None, epochs: int = 150, head_l2: float = 1.0,
+                progress: Progress | None = None) -> dict:
     import torch
     from safetensors.torch import save_file
 
@@ -109,7 +110,8 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
     train_rows = np.unique(np.concatenate([a, b]))
     head.set_standardisation(feats[train_rows])
     X = torch.as_tensor(feats, dtype=torch.float32)
-    pref = PReF(n_components=dims, seed=seed, init_epochs=epochs, epochs=epochs, weight_decay=1e-2)
+    pref = PReF(n_components=dims, seed=seed, init_epochs=epochs, epochs=epochs, weight_decay=0.0,
+                head_l2=head_l2)
     pref.fit(head, X, PairTable(a, b, p), prefs, progress=progress)
     phi = pref.transform(X)
 
@@ -134,7 +136,7 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
         "input": {"n_features": int(feats.shape[1]), "reads": "response text (MiniLM) + surface statistics"},
         "training": {"corpus": corpus.path.name, "corpus_sha256": corpus.sha256, "seed": seed,
                      "users": "paper two-trait users, split train half", "n_users": len(users),
-                     "n_pairs": len(a), "density": prefs.density, "beta": pref.beta, "epochs": epochs,
+                     "n_pairs": len(a), "density": prefs.density, "beta": pref.beta, "epochs": epochs, "head_l2": head_l2,
                      "seconds": round(time.perf_counter() - t0, 1)},
         "metrics": {"train_auc": train_auc, "val_auc": val_auc, "elbow": pref.elbow_,
                     "spectrum": [round(float(s), 3) for s in pref.spectrum_[:20]]},

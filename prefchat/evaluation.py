@@ -116,7 +116,7 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
             else:
                 random_orders.append(np.array(el.asked))
         for bi, k in enumerate(budgets):
-            s = _per_user_model(feats, ca, cb, random_orders[u], cal_out[u, random_orders[u]], k, ta, tb)
+            s = _per_user_model(feats, ca, cb, random_orders[u], cal_out[u], k, ta, tb)
             res["per_user"][u, bi], acc["per_user"][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
     g = _global_reward(basis, corpus, feats, cal_prompts, train_users, seed)
     gs = g[ta] - g[tb]

@@ -214,6 +214,68 @@ def bench_generate(
               f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
 
 
+@app.command("onboard")
+def bench_onboard(
+    runs: int = typer.Option(5, help="Runs to take the median of."),
+    plain: bool = typer.Option(False, "--plain", help="Measure the --plain quiz instead of the full-screen one."),
+) -> None:
+    """Time from starting `prefchat onboard` to the first question on screen (a real terminal via a pty)."""
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import statistics
+    import struct
+    import subprocess
+    import sys
+    import tempfile
+    import termios
+
+    ansi = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+    times = []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            env = dict(os.environ, PREFCHAT_HOME=home, TERM="xterm-256color", COLUMNS="80", LINES="24")
+            cmd = [sys.executable, "-m", "prefchat", "onboard", "--profile", f"bench{i}"] + (["--plain"] if plain else [])
+            master, slave = pty.openpty()
+            import fcntl
+
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+            os.close(slave)
+            buf = b""
+            found = None
+            while time.perf_counter() - t0 < 30:
+                r, _, _ = select.select([master], [], [], 0.05)
+                if r:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        break
+                    buf += chunk
+                    if b"Response B" in ansi.sub(b"", buf):
+                        found = time.perf_counter() - t0
+                        break
+                if proc.poll() is not None:
+                    break
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            os.close(master)
+            if found is None:
+                tail = ansi.sub(b"", buf)[-300:].decode("utf-8", "replace")
+                raise typer.BadParameter(f"the first question never appeared; output ended with: {tail!r}")
+            times.append(found)
+    typer.echo(f"prefchat onboard{' --plain' if plain else ''}: command -> first question on screen, "
+               f"median of {runs}: {statistics.median(times) * 1e3:.0f} ms "
+               f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {_machine()}; "
+               f"load avg {os.getloadavg()[0]:.1f})")
+
+
 @app.command("basis")
 def bench_basis(
     backbone: str = typer.Option(None, "--backbone", help="Causal LM (local dir or hub id) to measure as a basis "

@@ -29,11 +29,8 @@ def eval_cmd(
         raise PrefchatError("--answers: budgets must be >= 1")
     if users not in ("paper", "dense"):
         raise PrefchatError(f"--users {users!r}: use 'paper' or 'dense'")
-    from prefchat.basis import load_basis
-    from prefchat.evaluation import run_eval
-
-    out = run_eval(load_basis(basis), corpus, budgets, users, seed)
-    if plot is not None:
+    plt = None
+    if plot is not None:  # check before minutes of evaluation, not after
         try:
             import matplotlib
 
@@ -41,6 +38,13 @@ def eval_cmd(
             import matplotlib.pyplot as plt
         except ImportError:
             raise PrefchatError("--plot needs matplotlib: pip install matplotlib") from None
+        if not plot.parent.is_dir():
+            raise PrefchatError(f"--plot {plot}: folder {plot.parent} does not exist")
+    from prefchat.basis import load_basis
+    from prefchat.evaluation import run_eval
+
+    out = run_eval(load_basis(basis), corpus, budgets, users, seed)
+    if plt is not None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for k in ("active", "random", "per_user"):
             ax.plot(budgets, [out["auc"][k][str(b)] for b in budgets], marker="o", label=k)

@@ -13,7 +13,9 @@ def train(
     out: Path = typer.Option(..., "--out", help="Basis directory to write."),
     dims: int = typer.Option(8, "--dims", min=1, max=64, help="J, the number of base reward functions."),
     seed: int = typer.Option(0, "--seed", help="Seed for simulated users and training."),
-    epochs: int = typer.Option(300, "--epochs", min=1, help="Epochs for each training phase."),
+    epochs: int = typer.Option(150, "--epochs", min=1, help="Epochs for each training phase."),
+    head_l2: float = typer.Option(1.0, "--head-l2", min=0.0,
+                                  help="Ridge penalty on the head weights (chosen by validation AUC)."),
     data: Optional[str] = typer.Option(None, "--data", help="FORMAT:FILE preference data (pairwise, corpus, "
                                        "prism, tldr, psoups); trains a transformers backbone basis."),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="Causal LM (hub id or local dir) to train "
@@ -54,7 +56,8 @@ def train(
                                              "joint": "Bradley-Terry refinement"}.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done)
 
-        meta = train_basis(corpus, out, dims=dims, seed=seed, epochs=epochs, progress=progress)
+        meta = train_basis(corpus, out, dims=dims, seed=seed, epochs=epochs, head_l2=head_l2,
+                           progress=progress)
     m = meta["metrics"]
     typer.echo(f"wrote {out}  J={dims}  train AUC {m['train_auc']:.3f}  validation AUC {m['val_auc']:.3f}  "
                f"({meta['training']['seconds']} s)")

@@ -79,27 +79,60 @@ class MiniLMEncoder:
     @property
     def identity(self) -> dict:
         return {"kind": self.kind, "id": MINILM_ID, "sha256": MINILM_SHA256, "max_length": self.max_length,
-                "pooling": "mean+l2", "stats": STATS_VERSION}
+                "pooling": "mean+l2", "features": FEATURES, "stats": STATS_VERSION}
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """One embedding per text. Texts are batched shortest-first so a batch pads to similar lengths;
+        the output keeps the input order."""
         torch = self._torch
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []
         with torch.inference_mode():
             for s in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(texts[s:s + self.batch_size], padding=True, truncation=True,
+                chunk = [texts[i] for i in order[s:s + self.batch_size]]
+                batch = self.tokenizer(chunk, padding=True, truncation=True,
                                        max_length=self.max_length, return_tensors="pt").to(self.device)
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        emb = np.concatenate(out)
+        result = np.empty_like(emb)
+        result[order] = emb
+        return result
 
     def features(self, texts: list[str]) -> np.ndarray:
-        """What the head reads: the embedding and the surface statistics, side by side."""
-        return np.concatenate([self.encode(texts), text_stats(texts)], axis=1).astype(np.float32)
+        """What the head reads: per text, the mean and the max of its sentences' embeddings, and the
+        surface statistics.
+
+        Sentence-level pooling beats one embedding of the whole text on the corpus probe (held-out
+        pairwise trait accuracy 0.849 -> 0.873; politeness 0.83 -> 0.91, humour 0.61 -> 0.67): one
+        joke or one curt remark is a strong signal inside its own sentence and is diluted across a
+        long reply (BENCHMARKS.md, 'Features')."""
+        sents, owner = [], []
+        for i, t in enumerate(texts):
+            parts = split_sentences(t) or [t]
+            sents.extend(parts)
+            owner.extend([i] * len(parts))
+        emb = self.encode(sents)
+        owner_a = np.asarray(owner)
+        mean = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+        mx = np.full((len(texts), emb.shape[1]), -np.inf, dtype=np.float32)
+        np.add.at(mean, owner_a, emb)
+        mean /= np.bincount(owner_a, minlength=len(texts))[:, None]
+        np.maximum.at(mx, owner_a, emb)
+        return np.concatenate([mean, mx, text_stats(texts)], axis=1).astype(np.float32)
 
 
 STATS_VERSION = 1
+FEATURES = "sentence-mean+sentence-max+stats"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text.strip()) if re.search(r"[A-Za-z0-9]", s)]
 _HEDGES = re.compile(r"\b(i think|maybe|perhaps|might|not sure|i'm not|probably|possibly|i guess|could be|"
                      r"unsure|i believe|seems?|kind of|sort of|hard to say|don't quote)\b", re.I)
 _COURTESY = re.compile(r"\b(please|thank|thanks|happy to help|glad|appreciate|hope this helps|welcome|"

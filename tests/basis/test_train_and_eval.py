@@ -1,0 +1,61 @@
+"""`prefchat train` and `prefchat eval` end to end on small corpus files written here."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from prefchat.corpus import load_corpus
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """The first 24 prompts of the shipped corpus as a separate file (no stored split beside it)."""
+    src = load_corpus().path.read_text(encoding="utf-8").splitlines()
+    d = tmp_path_factory.mktemp("corpus")
+    f = d / "small.jsonl"
+    f.write_text("\n".join(src[:24]) + "\n", encoding="utf-8")
+    return f
+
+
+@pytest.fixture(scope="module")
+def trained(small_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("basis") / "tiny-v1"
+    r = subprocess.run([sys.executable, "-m", "prefchat", "train", "--corpus", str(small_corpus), "--out", str(out),
+                        "--dims", "4", "--epochs", "40"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out
+
+
+def test_train_writes_a_complete_basis(trained):
+    from prefchat.basis import load_basis
+
+    b = load_basis(trained)
+    assert b.dims == 4 and b.name == "tiny-v1"
+    assert b.meta["training"]["corpus_sha256"]
+    assert (trained / "head.safetensors").is_file() and (trained / "pool.npz").is_file()
+    assert b.pool().diffs.shape == (24 * 15, 4)
+
+
+def test_eval_json_on_a_corpus_the_basis_never_saw(trained, small_corpus, tmp_path):
+    lines = load_corpus().path.read_text(encoding="utf-8").splitlines()
+    other = tmp_path / "other.jsonl"
+    other.write_text("\n".join(lines[100:120]) + "\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "prefchat", "eval", "--corpus", str(other), "--basis", str(trained),
+                        "--answers", "2,5", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)  # exactly one JSON object, nothing else on stdout
+    assert out["answers"] == [2, 5]
+    assert set(out["auc"]) >= {"active", "random", "per_user", "global", "oracle"}
+    assert set(out["auc"]["active"]) == {"2", "5"}
+    assert out["users"] == 84 and out["test_pairs"] == 10 * 15
+    assert 0.0 <= out["winrate_vs_global"] <= 1.0
+    assert out["auc"]["oracle"] > 0.95  # the simulated users' own reward ranks their answers
+
+
+def test_eval_rejects_bad_budgets(trained):
+    r = subprocess.run([sys.executable, "-m", "prefchat", "eval", "--basis", str(trained), "--answers", "x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--answers" in r.stderr and "Traceback" not in r.stderr
