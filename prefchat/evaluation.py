@@ -59,7 +59,7 @@ def _per_user_model(feats: np.ndarray, pool_a, pool_b, order: np.ndarray, answer
 
 def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
              progress=None) -> dict:
-    from prefchat.reward.elicit import Elicitor
+    from prefchat.reward.evaluate import elicitation_curve
     from prefchat.reward.metrics import accuracy, auc
 
     corpus = load_corpus(corpus_path)
@@ -90,33 +90,17 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
     pool, test = phi[ca] - phi[cb], phi[ta] - phi[tb]
     mean, prec = basis.prior
     budgets = sorted(int(x) for x in answers)
-    res = {s: np.full((len(new), len(budgets)), np.nan) for s in ("active", "random", "per_user")}
-    acc = {s: np.full((len(new), len(budgets)), np.nan) for s in res}
-    final_lam = np.zeros((len(new), phi.shape[1]))
-    random_orders = []
-    for u in range(len(new)):
-        for strategy in ("active", "random"):
-            el = Elicitor(pool, cp, beta=prec, prior_mean=mean, strategy=strategy, seed=seed * 7919 + u)
-            bi = 0
-            for k in range(1, budgets[-1] + 1):
-                q = el.next_question()
-                if q is None:
-                    break
-                el.answer(q, float(cal_out[u, q]))
-                while bi < len(budgets) and budgets[bi] == k:
-                    s = test @ el.lam
-                    res[strategy][u, bi], acc[strategy][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
-                    bi += 1
-            while bi < len(budgets):
-                s = test @ el.lam
-                res[strategy][u, bi], acc[strategy][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
-                bi += 1
-            if strategy == "active":
-                final_lam[u] = el.lam
-            else:
-                random_orders.append(np.array(el.asked))
+    curves = {s: elicitation_curve(pool, cp, cal_out, test, test_out, budgets, strategy=s, beta=prec,
+                                   prior_mean=mean, seed=seed) for s in ("active", "random")}
+    res = {s: c.auc for s, c in curves.items()}
+    acc = {s: c.accuracy for s, c in curves.items()}
+    final_lam = curves["active"].final_lam
+    # The per-user baseline sees the same answers, in the same order, as random selection.
+    res["per_user"] = np.full((len(new), len(budgets)), np.nan)
+    acc["per_user"] = np.full((len(new), len(budgets)), np.nan)
+    for u, order in enumerate(curves["random"].asked):
         for bi, k in enumerate(budgets):
-            s = _per_user_model(feats, ca, cb, random_orders[u], cal_out[u], k, ta, tb)
+            s = _per_user_model(feats, ca, cb, order, cal_out[u], k, ta, tb)
             res["per_user"][u, bi], acc["per_user"][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
     g = _global_reward(basis, corpus, feats, cal_prompts, train_users, seed)
     gs = g[ta] - g[tb]

@@ -239,6 +239,60 @@ def bench_generate(
               f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
 
 
+def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.0) -> float:
+    """Seconds from spawning cmd in a real 80x24 pty until marker appears on the terminal."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import struct
+    import subprocess
+    import termios
+
+    ansi = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    buf, found = b"", None
+    try:
+        while time.perf_counter() - t0 < timeout:
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                try:
+                    buf += os.read(master, 65536)
+                except OSError:
+                    break
+                if marker in ansi.sub(b"", buf):
+                    found = time.perf_counter() - t0
+                    break
+            if proc.poll() is not None:
+                break
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        os.close(master)
+    if found is None:
+        tail = ansi.sub(b"", buf)[-300:].decode("utf-8", "replace")
+        raise typer.BadParameter(f"{marker.decode()!r} never appeared; output ended with: {tail!r}")
+    return found
+
+
+def _report_startup(what: str, times: list[float]) -> None:
+    import os
+    import statistics
+
+    typer.echo(f"{what}: command -> first screen, median of {len(times)}: {statistics.median(times) * 1e3:.0f} ms "
+               f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {_machine()}; "
+               f"load avg {os.getloadavg()[0]:.1f})")
+
+
 @app.command("onboard")
 def bench_onboard(
     runs: int = typer.Option(5, help="Runs to take the median of."),
@@ -246,59 +300,37 @@ def bench_onboard(
 ) -> None:
     """Time from starting `prefchat onboard` to the first question on screen (a real terminal via a pty)."""
     import os
-    import pty
-    import re
-    import select
-    import signal
-    import statistics
-    import struct
-    import subprocess
     import sys
     import tempfile
-    import termios
 
-    ansi = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
     times = []
     for i in range(runs):
         with tempfile.TemporaryDirectory() as home:
-            env = dict(os.environ, PREFCHAT_HOME=home, TERM="xterm-256color", COLUMNS="80", LINES="24")
+            env = dict(os.environ, PREFCHAT_HOME=home, TERM="xterm-256color")
             cmd = [sys.executable, "-m", "prefchat", "onboard", "--profile", f"bench{i}"] + (["--plain"] if plain else [])
-            master, slave = pty.openpty()
-            import fcntl
+            times.append(_time_to_text(cmd, b"Response B", env))
+    _report_startup(f"prefchat onboard{' --plain' if plain else ''} (to the first question)", times)
 
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-            os.close(slave)
-            buf = b""
-            found = None
-            while time.perf_counter() - t0 < 30:
-                r, _, _ = select.select([master], [], [], 0.05)
-                if r:
-                    try:
-                        chunk = os.read(master, 65536)
-                    except OSError:
-                        break
-                    buf += chunk
-                    if b"Response B" in ansi.sub(b"", buf):
-                        found = time.perf_counter() - t0
-                        break
-                if proc.poll() is not None:
-                    break
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            os.close(master)
-            if found is None:
-                tail = ansi.sub(b"", buf)[-300:].decode("utf-8", "replace")
-                raise typer.BadParameter(f"the first question never appeared; output ended with: {tail!r}")
-            times.append(found)
-    typer.echo(f"prefchat onboard{' --plain' if plain else ''}: command -> first question on screen, "
-               f"median of {runs}: {statistics.median(times) * 1e3:.0f} ms "
-               f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {_machine()}; "
-               f"load avg {os.getloadavg()[0]:.1f})")
+
+@app.command("chat")
+def bench_chat(
+    runs: int = typer.Option(5, help="Runs to take the median of."),
+    model: Path = typer.Option(..., "--model", help="A GGUF file (e.g. the one `bench generate --make-tiny "
+                               "qwen05b` writes). Loading it happens in a worker, after the first paint."),
+) -> None:
+    """Time from starting `prefchat chat` to its first screen (input box and key hints) in a real pty."""
+    import os
+    import sys
+    import tempfile
+
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            env = dict(os.environ, PREFCHAT_HOME=home, PREFCHAT_CONFIG=str(Path(home) / "config.toml"),
+                       TERM="xterm-256color")
+            cmd = [sys.executable, "-m", "prefchat", "chat", "--backend", "llama", "--model", str(model)]
+            times.append(_time_to_text(cmd, b"enter send", env))
+    _report_startup("prefchat chat (to the first paint)", times)
 
 
 @app.command("basis")

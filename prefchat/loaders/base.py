@@ -67,13 +67,6 @@ def _users_per_pair(prefs) -> np.ndarray:
     return np.bincount(cells % prefs.n_pairs, minlength=prefs.n_pairs)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; any problem is one PrefchatError naming the line."""

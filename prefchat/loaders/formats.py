@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
-from prefchat.loaders.base import Comparison, PairwiseData, build, file_sha256, need_str, read_jsonl
+from prefchat.digest import file_sha256
+from prefchat.loaders.base import Comparison, PairwiseData, build, need_str, read_jsonl
 
 _CHOICE = {"a": 1.0, "b": 0.0, "tie": 0.5, "A": 1.0, "B": 0.0}
 

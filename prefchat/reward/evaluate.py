@@ -18,6 +18,8 @@ class CurveResult:
     budgets: list[int]
     auc: np.ndarray  # users x budgets
     accuracy: np.ndarray  # users x budgets
+    final_lam: np.ndarray  # users x J, lambda after the largest budget
+    asked: list[np.ndarray]  # per user, the pool rows in the order they were asked
 
     def mean_auc(self) -> dict[int, float]:
         return {b: float(np.nanmean(self.auc[:, i])) for i, b in enumerate(self.budgets)}
@@ -38,6 +40,8 @@ def elicitation_curve(pool: np.ndarray, pool_prompts: np.ndarray, answers: np.nd
     n_users = answers.shape[0]
     aucs = np.full((n_users, len(budgets)), np.nan)
     accs = np.full((n_users, len(budgets)), np.nan)
+    final = np.zeros((n_users, pool.shape[1]))
+    asked = []
     for u in range(n_users):
         el = Elicitor(pool, pool_prompts, beta=beta, prior_mean=prior_mean, strategy=strategy, criterion=criterion,
                       seed=seed * 100_003 + u)
@@ -55,7 +59,9 @@ def elicitation_curve(pool: np.ndarray, pool_prompts: np.ndarray, answers: np.nd
             s = test @ el.lam
             aucs[u, bi], accs[u, bi] = auc(s, test_labels[u]), accuracy(s, test_labels[u])
             bi += 1
-    return CurveResult(budgets, aucs, accs)
+        final[u] = el.lam
+        asked.append(np.array(el.asked, dtype=np.int64))
+    return CurveResult(budgets, aucs, accs, final, asked)
 
 
 def fixed_scores(scores: np.ndarray, test_labels: np.ndarray) -> tuple[float, float]:

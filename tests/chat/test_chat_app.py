@@ -257,10 +257,9 @@ async def test_regenerate_copy_system_prompt_and_first_paint(home, tiny_gguf, sc
         return factory(cfg_for(tiny_gguf, n=2), scorer)()
 
     app = ChatApp(slow_factory)
-    t0 = time.perf_counter()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert time.perf_counter() - t0 < 1.5
+        # painted while the model is still loading (the 1.5 s figure is `prefchat bench chat`)
         assert "preparing" in screen_text(app) and "enter send" in screen_text(app)
         gate.set()
         await ready(app, pilot)
