@@ -94,16 +94,3 @@ def test_bare_prefchat_without_a_profile_points_to_onboarding(quiz_env):
     p = run(quiz_env, [])  # stdin is not a terminal here, so it explains instead of starting the quiz
     assert p.returncode == 0
     assert "prefchat onboard" in p.stdout and "Usage" in p.stdout
-
-
-def test_bare_prefchat_with_a_profile_says_what_is_next(quiz_env):
-    import pytest
-
-    from prefchat.cli import app
-
-    if any(c.name == "chat" for c in app.registered_commands):
-        pytest.skip("a `chat` command exists, so bare `prefchat` starts it (covered by chat tests)")
-    run(quiz_env, onboard(quiz_env, "--questions", "1"), "a\n")
-    p = run(quiz_env, [])
-    assert p.returncode == 0, p.stderr
-    assert "Profile 'me' is ready" in p.stdout and "prefchat chat" in p.stdout
