@@ -32,15 +32,8 @@ def _root(ctx: typer.Context,
     if ctx.invoked_subcommand is None:
         from prefchat.commands.onboard import root_default  # lazy: keeps --help fast
 
-        # typer >= 0.16 vendors click, so root_default's isinstance(click.Group) test misses `chat`:
-        # route here when a usable profile exists (same rule as root_default).
-        from prefchat.commands.chat import ready_profile_exists
-
         chat = ctx.command.get_command(ctx, "chat") if hasattr(ctx.command, "get_command") else None
-        if chat is not None and ready_profile_exists():
-            ctx.invoke(chat)
-            return
-        root_default(ctx)  # no profile yet: onboarding; otherwise chat (or what to do next)
+        root_default(ctx, chat)  # no profile yet: onboarding; otherwise chat (or what to do next)
 
 
 def _register() -> None:

@@ -20,20 +20,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(history_app, name="history")
 
 
-def ready_profile_exists() -> bool:
-    """A profile with answers, or the default one: bare `prefchat` then chats instead of onboarding."""
-    from prefchat.errors import PrefchatError
-    from prefchat.profiles.store import ProfileStore
-
-    store = ProfileStore()
-    try:
-        good, _ = store.list()
-        default = store.get_default()
-    except PrefchatError:
-        return False
-    return any(p.answers or p.name == default for p in good)
-
-
 def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n: Optional[int] = None):
     """Config file + env + command-line flags (flags win)."""
     from prefchat.config import load_config, parse_value

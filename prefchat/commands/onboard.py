@@ -83,8 +83,11 @@ def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis
     return EXIT_STOPPED
 
 
-def root_default(ctx: typer.Context) -> None:
-    """Bare `prefchat`: onboarding when there is no profile yet, otherwise chat (or what to do)."""
+def root_default(ctx: typer.Context, chat_command=None) -> None:
+    """Bare `prefchat`: onboarding when there is no profile yet, otherwise chat (or what to do).
+
+    chat_command is the registered `chat` command, looked up by the caller (typer vendors its own
+    click, so an isinstance test against click's classes here would never find it)."""
     from prefchat.errors import PrefchatError
     from prefchat.profiles.store import ProfileStore
 
@@ -105,11 +108,8 @@ def root_default(ctx: typer.Context) -> None:
         if code:
             raise typer.Exit(code)
         return
-    import click
-
-    chat = ctx.command.get_command(ctx, "chat") if isinstance(ctx.command, click.Group) else None
-    if chat is not None and not isinstance(chat, click.Group):
-        ctx.invoke(chat)
+    if chat_command is not None:
+        ctx.invoke(chat_command)
         return
     name = default or ready[0].name
     typer.echo(f"Profile '{name}' is ready. Next:\n"

@@ -528,7 +528,7 @@ def bench_backbone(model_dir: str, device: str, mode: str = "lora", dims: int = 
                     "accumulate": accumulate, "steps": steps, "seconds": dt}
     if on_gpu:
         out["train"]["peak_mem_gb"] = torch.cuda.max_memory_allocated(torch.device(device)) / 1e9
-    del model, base, opt, lam
+    model = base = opt = lam = None  # free the training copy before loading the scorer
     if on_gpu:
         torch.cuda.empty_cache()
 
