@@ -412,18 +412,27 @@ def _bench_minilm(device, runs: int) -> dict:
 
     from prefchat.basis import load_basis
     from prefchat.corpus import load_corpus
+    from prefchat.reward.encoders import split_sentences
 
     basis = load_basis()
     scorer = basis.scorer(device=device)
     tok = scorer.encoder.tokenizer
     texts = load_corpus().texts
-    batch, i = [], 0
-    for _ in range(8):
-        t = ""
-        while len(tok(t)["input_ids"]) < 200:  # whole corpus responses joined until ~200 tokens
-            t = (t + " " + texts[i % len(texts)]).strip()
-            i += 1
-        batch.append(t)
+    # Eight real verbose corpus responses cut at a sentence end near 200 tokens: "about 200 tokens" of
+    # the prose the basis actually scores, not whole responses glued together (which ran to ~270).
+    batch = []
+    for t in texts:
+        sentences = split_sentences(t)
+        kept = []
+        for s in sentences:
+            if len(tok(" ".join(kept + [s]))["input_ids"]) > 215:
+                break
+            kept.append(s)
+        cut = " ".join(kept)
+        if len(tok(cut)["input_ids"]) >= 185:
+            batch.append(cut)
+        if len(batch) == 8:
+            break
     n_tokens = int(statistics.mean(len(tok(t)["input_ids"]) for t in batch))
     scorer.phi(batch)  # warm-up
     times = []
