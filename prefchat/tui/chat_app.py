@@ -442,7 +442,7 @@ class ChatApp(App):
         self.log_view.mount(self._reply)
         self.log_view.scroll_end(animate=False)
         self._stream = None
-        self._timer = self.set_interval(1 / FLUSH_HZ, self._flush)
+        self._timer = self.set_interval(1 / FLUSH_HZ, self._flush_stream)
         self._generate(self.cancel_event)
 
     def _on_delta(self, i: int, text: str) -> None:  # backend thread
@@ -450,7 +450,7 @@ class ChatApp(App):
             self._buf.setdefault(i, []).append(text)
             self._tokens += 1
 
-    async def _flush(self) -> None:
+    async def _flush_stream(self) -> None:
         if self._reply is None:
             return
         with self._buf_lock:
