@@ -339,7 +339,9 @@ class ChatApp(App):
             session.load_backend(lambda m: state(m))
             state("loading scorer…" if session.reranker.personalised else "ready")
             session.load_scorer()
-            state(f"ready · {session.backend.describe()}")
+            # Short on purpose: the title (backend, model, profile, N) shares this line and a long
+            # backend description squeezed it to nothing at 100 columns. Details: `prefchat doctor`.
+            state("ready")
         except PrefchatError as exc:
             self.call_from_thread(self._startup_failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
