@@ -112,7 +112,15 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
     X = torch.as_tensor(feats, dtype=torch.float32)
     pref = PReF(n_components=dims, seed=seed, init_epochs=epochs, epochs=epochs, weight_decay=0.0,
                 head_l2=head_l2)
-    pref.fit(head, X, PairTable(a, b, p), prefs, progress=progress)
+    # One thread for the head's training: multi-threaded float reductions differ from run to run in
+    # the last bits, and then the fingerprint of a retrained basis would never match the shipped one.
+    # The head is small; one thread costs little here.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pref.fit(head, X, PairTable(a, b, p), prefs, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
     phi = pref.transform(X)
 
     ha, hb, hp = corpus.pairs(split.heldout_prompts)

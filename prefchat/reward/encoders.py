@@ -58,16 +58,38 @@ class MiniLMEncoder:
 
     def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.device = device or default_device()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._tokenizer = self._model = None
+
+    def _load(self) -> None:
+        """Verify and load the weights on first use: retraining from cached features never needs them
+        (their identity is known without loading), which keeps `prefchat train` to seconds."""
+        if self._model is not None:
+            return
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         folder = locate_minilm(verify=True)
-        self.device = device or default_device()
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModel.from_pretrained(folder).to(self.device).eval()
+        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
         self._torch = torch
+
+    @property
+    def tokenizer(self):
+        self._load()
+        return self._tokenizer
+
+    @property
+    def model(self):
+        self._load()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:  # e.g. a copy in another dtype, for experiments
+        self._load()
+        self._model = value
 
     @property
     def identity(self) -> dict:
@@ -77,6 +99,7 @@ class MiniLMEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """One embedding per text. Texts are batched shortest-first so a batch pads to similar lengths;
         the output keeps the input order."""
+        self._load()
         torch = self._torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []

@@ -59,3 +59,21 @@ def test_eval_rejects_bad_budgets(trained):
     r = subprocess.run([sys.executable, "-m", "prefchat", "eval", "--basis", str(trained), "--answers", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--answers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_prefchat_train_reproduces_the_shipped_basis(tmp_path):
+    """`prefchat train --out models/style-v1` rebuilds the shipped basis. Not bit for bit: the encoder's
+    features move in the 7th digit with batch composition (padding), and training amplifies that a
+    little, so the fingerprint differs. The basis itself must be the same to within that noise."""
+    from prefchat.basis import load_basis
+
+    out = tmp_path / "style-v1"
+    r = subprocess.run([sys.executable, "-m", "prefchat", "train", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    shipped, fresh = load_basis(), load_basis(out)
+    assert fresh.meta["training"]["corpus_sha256"] == shipped.meta["training"]["corpus_sha256"]
+    assert abs(fresh.meta["metrics"]["val_auc"] - shipped.meta["metrics"]["val_auc"]) < 0.002
+    a, b = fresh.pool().diffs, shipped.pool().diffs
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.999
+    for x, y in zip(fresh.axes, shipped.axes):
+        assert x.trait == y.trait and abs(x.captured - y.captured) < 0.01
