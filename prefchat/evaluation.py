@@ -13,16 +13,28 @@ from prefchat.corpus import Corpus, load_corpus, simulate
 from prefchat.corpus.splits import load_split
 
 
-def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarray, object]:
+def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """phi of every corpus response under the basis, and the default encoder's features of them.
+
+    The features feed the baselines (the J = 1 global reward and the per-user model), which always
+    read the default MiniLM features, whatever the basis under test reads; for a MiniLM basis they
+    are also its input, so phi comes from the cached features without encoding twice."""
     import torch
 
     from prefchat.basis_train import cached_features
+    from prefchat.reward.basis_model import Scorer
+    from prefchat.reward.encoders import MiniLMEncoder
 
     scorer = basis.scorer()
-    feats = cached_features(scorer.encoder, corpus.texts, progress)
-    with torch.inference_mode():
-        phi = scorer.head(torch.as_tensor(feats, device=scorer.device)).double().cpu().numpy()
-    return phi, feats, scorer
+    own_features = isinstance(scorer, Scorer)
+    feats = cached_features(scorer.encoder if own_features else MiniLMEncoder(), corpus.texts, progress)
+    if own_features:
+        with torch.inference_mode():
+            phi = scorer.head(torch.as_tensor(feats, device=scorer.device)).double().cpu().numpy()
+    else:  # e.g. a causal-LM backbone basis, which reads the prompt too
+        prompts = [corpus.prompt_text(corpus.prompt_ids[i]) for i in corpus.response_prompt]
+        phi = np.asarray(scorer.phi(corpus.texts, prompts), dtype=np.float64)
+    return phi, feats
 
 
 def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, users, seed: int) -> np.ndarray:
@@ -82,7 +94,7 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
         test_prompts = sorted(corpus.prompt_ids[i] for i in perm[half:])
         new = pop
         train_users = pop
-    phi, feats, _ = _phi_all(basis, corpus, progress)
+    phi, feats = _phi_all(basis, corpus, progress)
     ca, cb, cp = corpus.pairs(cal_prompts)
     ta, tb, tp = corpus.pairs(test_prompts)
     cal_out = simulate(new, corpus.traits, ca, cb, seed=seed + 11)

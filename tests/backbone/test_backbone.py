@@ -97,3 +97,16 @@ def test_cli_refuses_single_user_and_reports_density(files, tmp_path):
     assert r.returncode == 2 and "--mode must be one of" in r.stderr
     r = cli("train", "--data", f"tldr:{prefs}", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "prefs.jsonl:1:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_runs_on_a_backbone_basis(files):
+    """A trained backbone basis works in `prefchat eval` like the default one (it reads prompts too)."""
+    d, _model, _prefs, corpus = files
+    basis = d / "basis-frozen"
+    assert (basis / "basis.json").is_file()  # written by the frozen-mode test above
+    r = subprocess.run([sys.executable, "-m", "prefchat", "eval", "--corpus", str(corpus), "--basis", str(basis),
+                        "--answers", "1,2", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["answers"] == [1, 2] and set(out["auc"]["active"]) == {"1", "2"}
+    assert out["users"] == 84
