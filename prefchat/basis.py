@@ -75,9 +75,20 @@ class Basis:
 
     @property
     def prior(self) -> tuple[np.ndarray, np.ndarray]:
-        """Population prior for new users: (mean, precision matrix)."""
-        p = self.meta["prior"]
-        return np.asarray(p["mean"], dtype=float), np.asarray(p["precision"], dtype=float)
+        """Population prior for new users: (mean, precision matrix), checked against J here so every
+        caller (quiz, refit, eval, chat) gets one clear error instead of checking it itself."""
+        try:
+            p = self.meta["prior"]
+            mean = np.asarray(p["mean"], dtype=float)
+            precision = np.asarray(p["precision"], dtype=float)
+        except (KeyError, TypeError, ValueError):
+            raise PrefchatError(f"{self.path}/basis.json: no usable prior; rebuild the basis") from None
+        J = self.dims
+        if mean.shape != (J,) or precision.shape != (J, J):
+            raise PrefchatError(f"{self.path}/basis.json: prior shape does not match dims={J}; rebuild the basis")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(precision))):
+            raise PrefchatError(f"{self.path}/basis.json: prior has NaN or inf; rebuild the basis")
+        return mean, precision
 
     def pool(self) -> Pool:
         f = self.path / "pool.npz"

@@ -29,12 +29,7 @@ def refit(profile: Profile, basis, pair_diffs_fn: PairDiffsFn) -> Profile:
         raise PrefchatError(f"profile '{profile.name}' has no answers (a vector-only export?), so it "
                             "cannot be refitted; import a full export or redo onboarding")
     J = basis.dims
-    try:
-        mean, prec = basis.prior
-    except (KeyError, TypeError, ValueError):
-        raise PrefchatError(f"basis '{basis.name}' ({basis.path}) has no usable prior; retrain it") from None
-    if mean.shape != (J,) or prec.shape != (J, J):
-        raise PrefchatError(f"basis '{basis.name}': prior shape does not match dims={J}; retrain it")
+    mean, prec = basis.prior  # validated there
     ans = profile.answers
     v = np.asarray(pair_diffs_fn([a.prompt for a in ans], [a.a for a in ans], [a.b for a in ans]),
                    dtype=np.float64)

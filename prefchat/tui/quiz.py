@@ -260,12 +260,7 @@ def _check_pool(basis, pool, corpus) -> None:
         raise PrefchatError(f"{basis.path}/pool.npz: prompt_ids, a_ids, b_ids and diffs differ in length")
     if not np.all(np.isfinite(d)):
         raise PrefchatError(f"{basis.path}/pool.npz: diffs contain NaN or inf; rebuild the basis")
-    try:
-        mean, prec = basis.prior
-    except (KeyError, TypeError, ValueError):
-        raise PrefchatError(f"{basis.path}/basis.json: no usable prior; rebuild the basis") from None
-    if mean.shape != (J,) or prec.shape != (J, J):
-        raise PrefchatError(f"{basis.path}/basis.json: prior shape does not match dims={J}")
+    basis.prior  # raises a one-line PrefchatError for a missing or misshapen prior
     rids, pids = set(corpus.response_ids), set(corpus.prompts)
     missing = next((str(x) for x in np.concatenate([pool.a_ids, pool.b_ids]) if str(x) not in rids), None)
     missing = missing or next((str(x) for x in pool.prompt_ids if str(x) not in pids), None)
