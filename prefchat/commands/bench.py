@@ -80,6 +80,8 @@ def bench_engine(
                 "oracle": res["oracle"]["auc"]},
         "principal_angles_deg": [round(float(a), 2) for a in res["angles"]],
         "validation_auc": res["val_auc"],
+        "spectrum": [round(float(v), 2) for v in res["spectrum"][:10]],
+        "elbow": res["elbow"],
         "train_seconds": res["train_seconds"],
         "step_ms_median": step_ms,
         "criterion": criterion,
@@ -99,6 +101,8 @@ def bench_engine(
     con.print(t)
     con.print(f"principal angles to the true basis (deg): {out['principal_angles_deg']}")
     con.print(f"validation AUC (train users, held-out prompts): {out['validation_auc']:.3f}")
+    con.print(f"singular values of the completed matrix: {out['spectrum']}; elbow at J={out['elbow']} "
+              f"(true rank {problem.true_phi.shape[1]})")
     con.print(f"training time: {out['train_seconds']:.1f} s")
     con.print(f"elicitation step (refit + choose among 10,000, J=8), median of {steps}: {step_ms:.3f} ms")
     con.print(f"machine: {out['machine']}")

@@ -61,6 +61,8 @@ def train(
     m = meta["metrics"]
     typer.echo(f"wrote {out}  J={dims}  train AUC {m['train_auc']:.3f}  validation AUC {m['val_auc']:.3f}  "
                f"({meta['training']['seconds']} s)")
+    spec = ", ".join(f"{v:.1f}" for v in m["spectrum"][:12])
+    typer.echo(f"  singular values of the completed preference matrix: {spec} …  elbow at J={m['elbow']}")
     for ax in meta["axes"]:
         typer.echo(f"  {ax['neg']:>11} ↔ {ax['pos']:<12} captured {ax['captured']:.2f}")
 
