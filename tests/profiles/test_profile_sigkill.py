@@ -37,6 +37,7 @@ while True:
 """
 
 KILLS = 30
+MAX_KILLS = 120  # keep killing (bounded) until at least one kill has landed inside a write
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
@@ -48,7 +49,9 @@ def test_sigkill_during_saves_never_corrupts(tmp_path):
     repo = str(Path(__file__).resolve().parents[2])
     rng = random.Random(1234)
     store = ProfileStore(root)
-    for k in range(KILLS):
+    torn_writes: set[str] = set()
+    k = 0
+    while k < KILLS or (not torn_writes and k < MAX_KILLS):
         child = subprocess.Popen([sys.executable, str(script), str(root), str(basis), repo, str(k)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -68,8 +71,9 @@ def test_sigkill_during_saves_never_corrupts(tmp_path):
         good, bad = store.list()
         assert len(good) == 3 and bad == []
         assert store.get_default() in {"p0", "p1", "p2"}
-    # Each temp file left behind is a kill that landed inside a write (after mkstemp, before the
-    # rename): proof the test exercised the crash window, not just the gaps between saves. They are
-    # dotfiles that list() ignores, swept by a later save once stale.
-    leftovers = len(list(store.dir.glob(".*.tmp")))
-    assert leftovers >= 1, "no kill landed mid-write; make the child's writes bigger"
+        # A temp file left behind is a kill that landed inside a write (after mkstemp, before the
+        # rename). Counted right after each kill, because a later save sweeps stale ones away.
+        torn_writes |= {f.name for f in store.dir.glob(".*.tmp")}
+        k += 1
+    # Proof that the test exercised the crash window, not just the gaps between saves.
+    assert torn_writes, f"no kill landed mid-write in {k} kills; make the child's writes bigger"
