@@ -66,7 +66,9 @@ def main() -> None:
     try:
         app()
     except PrefchatError as exc:
-        typer.echo(f"prefchat: error: {exc}", err=True)
+        from prefchat.textsafe import clean  # a message may quote a server or a file
+
+        typer.echo(f"prefchat: error: {clean(str(exc))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -2,9 +2,10 @@
 
     path   $PREFCHAT_CONFIG, else platformdirs.user_config_dir('prefchat')/config.toml
     keys   backend, model, base_url, api_key, n, temperature, max_tokens, system_prompt,
-           learn_from_choices, [keymap]
+           learn_from_choices, allow_insecure_http, [keymap]
     env    PREFCHAT_BACKEND, PREFCHAT_MODEL, PREFCHAT_BASE_URL, PREFCHAT_N override the file;
-           PREFCHAT_API_KEY / OPENAI_API_KEY are preferred over api_key in the file
+           which API key goes to which URL: prefchat/llm/endpoint.py (the file's api_key, then
+           PREFCHAT_API_KEY; OPENAI_API_KEY only to api.openai.com)
 
 Why so strict: a typo ("temprature = 0.2") that is silently ignored is worse than an error, so unknown
 keys and wrong types are refused, and every problem is one line naming the file and the line. Nothing
@@ -24,7 +25,6 @@ from typing import Any, Optional
 from prefchat.errors import PrefchatError
 
 CONFIG_ENV = "PREFCHAT_CONFIG"
-KEY_ENV_VARS = ("PREFCHAT_API_KEY", "OPENAI_API_KEY")
 BACKENDS = ("llama", "hf", "openai")
 
 # action -> comma-separated Textual key names. Defaults avoid keys terminals swallow (ctrl+s/q flow
@@ -45,7 +45,15 @@ DEFAULT_KEYMAP = {
 
 _TYPES: dict[str, type] = {"backend": str, "model": str, "base_url": str, "api_key": str, "n": int,
                            "temperature": float, "max_tokens": int, "system_prompt": str,
-                           "learn_from_choices": bool, "keymap": dict}
+                           "learn_from_choices": bool, "allow_insecure_http": bool, "keymap": dict}
+MAX_TOKENS_LIMIT = 32768  # no backend here has a longer context; a bigger value is a typo
+
+# Key names the chat accepts in [keymap]: modifiers joined with '+' to a named key, a single
+# character, or a character's Unicode name in Textual's spelling (comma, question_mark, ...).
+KEY_MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
+NAMED_KEYS = {"escape", "enter", "return", "tab", "space", "backspace", "delete", "insert", "home",
+              "end", "pageup", "pagedown", "up", "down", "left", "right", "slash", "backslash",
+              "at", "minus", "plus", "underscore", *(f"f{i}" for i in range(1, 25))}
 _ENV = {"backend": "PREFCHAT_BACKEND", "model": "PREFCHAT_MODEL", "base_url": "PREFCHAT_BASE_URL",
         "n": "PREFCHAT_N"}
 
@@ -61,27 +69,48 @@ class Config:
     max_tokens: int = 512
     system_prompt: str = ""
     learn_from_choices: bool = True
+    allow_insecure_http: bool = False  # allow sending an API key over http to a non-loopback host
     keymap: dict = field(default_factory=lambda: dict(DEFAULT_KEYMAP))
     path: Optional[Path] = None          # the file read (None: no file, defaults only)
     origin: dict = field(default_factory=dict)  # key -> "default" | "file" | "env NAME"
 
+    def endpoint(self, check: bool = False):
+        """Where an openai-backend request goes and which key goes with it (llm/endpoint.py:
+        the one place that decides)."""
+        from prefchat.llm.endpoint import resolve
+
+        # The environment's prefchat key wins over the file (keys belong in the environment or a
+        # secret store); OPENAI_API_KEY is left to resolve(), which only sends it to OpenAI.
+        if os.environ.get("PREFCHAT_API_KEY"):
+            key, src = os.environ["PREFCHAT_API_KEY"], "PREFCHAT_API_KEY"
+        elif self.api_key:
+            key, src = self.api_key, f"api_key in {self.path or 'the config'}"
+        else:
+            key, src = None, None
+        return resolve(self.base_url or None, key, self.allow_insecure_http, check=check,
+                       key_source=src)
+
     def resolved_api_key(self) -> Optional[str]:
-        """Env first (keys belong in the environment or a secret store), then the file."""
-        for k in KEY_ENV_VARS:
-            if os.environ.get(k):
-                return os.environ[k]
-        return self.api_key or None
+        """The key an openai-backend request to the configured URL would carry (None: none)."""
+        try:
+            return self.endpoint().api_key
+        except PrefchatError:
+            return None
 
     def backend_options(self) -> dict:
         """Options for prefchat.llm.make_backend for this config's backend. The key goes to the
-        backend object only; it is never written to profiles, history or logs."""
+        backend object only; it is never written to profiles, history or logs. The backend
+        resolves OPENAI_API_KEY itself (same function, same rule)."""
         if self.backend == "openai":
             opts: dict[str, Any] = {}
             if self.base_url:
                 opts["base_url"] = self.base_url
-            key = self.resolved_api_key()
-            if key:
-                opts["api_key"] = key
+            ep = self.endpoint(check=True)  # refuses a key over http to a remote host
+            if ep.api_key and ep.key_source != "OPENAI_API_KEY":
+                opts["api_key"] = ep.api_key
+                opts["api_key_source"] = ep.key_source
+            if self.allow_insecure_http:
+                opts["allow_insecure_http"] = True
             return opts
         if self.backend == "hf":
             return {}
@@ -140,8 +169,9 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         raise PrefchatError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
     if key == "n" and not 1 <= value <= 64:
         raise PrefchatError(f"{where}: 'n' must be between 1 and 64, not {value}")
-    if key == "max_tokens" and value < 1:
-        raise PrefchatError(f"{where}: 'max_tokens' must be at least 1, not {value}")
+    if key == "max_tokens" and not 1 <= value <= MAX_TOKENS_LIMIT:
+        raise PrefchatError(f"{where}: 'max_tokens' must be between 1 and {MAX_TOKENS_LIMIT}, "
+                            f"not {value}")
     if key == "temperature" and not 0 <= value <= 5:
         raise PrefchatError(f"{where}: 'temperature' must be between 0 and 5, not {value}")
     return value
@@ -162,8 +192,32 @@ def _check_keymap(km: dict, path: Path, text: str) -> dict:
         if not isinstance(keys, str) or not keys.strip():
             raise PrefchatError(f"{where}: keymap.{action} must be a string of key names like "
                                 f"\"ctrl+r\" (comma-separated for several)")
-        out[action] = ",".join(k.strip() for k in keys.split(",") if k.strip())
+        names = [k.strip() for k in keys.split(",") if k.strip()]
+        for name in names:
+            if not valid_key_name(name):
+                raise PrefchatError(
+                    f"{where}: keymap.{action}: {name!r} is not a key name; use a named key "
+                    f"({', '.join(sorted(NAMED_KEYS - {f'f{i}' for i in range(2, 25)}))}, f1-f24), "
+                    "a single character, or modifiers joined with '+' like \"ctrl+r\", "
+                    "\"alt+enter\", \"shift+f2\"")
+        out[action] = ",".join(names)
     return out
+
+
+def valid_key_name(name: str) -> bool:
+    """A key name Textual can deliver: [modifier+]...key (see NAMED_KEYS)."""
+    import unicodedata
+
+    *mods, base = name.lower().split("+") if name != "+" else ["+"]
+    if any(m not in KEY_MODIFIERS for m in mods) or len(set(mods)) != len(mods):
+        return False
+    if base in NAMED_KEYS or (len(base) == 1 and base.isprintable() and not base.isspace()):
+        return True
+    try:  # Textual names punctuation after the character's Unicode name: question_mark, comma
+        ch = unicodedata.lookup(base.replace("_", " ").upper())
+    except KeyError:
+        return False
+    return len(ch) == 1 and ch.isprintable()
 
 
 def read_file(path: Path) -> tuple[dict, str]:
@@ -213,8 +267,8 @@ def load_config(path: Optional[Path] = None, env: Optional[dict] = None) -> Conf
         if raw:
             setattr(cfg, key, parse_value(key, raw, f"environment variable {var}"))
             cfg.origin[key] = f"env {var}"
-    if any(env.get(k) for k in KEY_ENV_VARS):
-        cfg.origin["api_key"] = "env " + next(k for k in KEY_ENV_VARS if env.get(k))
+    if not cfg.api_key and env.get("PREFCHAT_API_KEY"):
+        cfg.origin["api_key"] = "env PREFCHAT_API_KEY"
     return cfg
 
 

@@ -1,5 +1,7 @@
 """`prefchat ask "..."`: one prompt, best-of-N, the chosen reply on stdout. For scripts and pipes:
-progress and notes go to stderr, so stdout is only the reply (or, with --all, the ranked list)."""
+progress and notes go to stderr, so stdout is only the reply (or, with --all, the ranked list).
+Model text is printed cleaned of escape sequences and control characters (prefchat/textsafe.py),
+to a terminal and to a pipe alike: a pipe often ends in a terminal (`| less -R`, `| tee`)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def ask(
     from prefchat.commands.chat import make_session, resolve_config
     from prefchat.config import parse_value
     from prefchat.errors import PrefchatError
+    from prefchat.textsafe import clean
 
     if prompt == "-":
         prompt = sys.stdin.read()
@@ -43,15 +46,15 @@ def ask(
     session.add_user(prompt.strip())
     result = session.generate(seed=seed)
     if result.rerank.note:
-        typer.echo(f"prefchat: {result.rerank.note}", err=True)
+        typer.echo(f"prefchat: {clean(result.rerank.note)}", err=True)
     if not all_:
-        typer.echo(result.rerank.best.text)
+        typer.echo(clean(result.rerank.best.text))
         return
     for r in result.rerank.ranked:
         score = "unscored" if r.score is None else f"score {r.score:+.4f}"
         typer.echo(f"=== #{r.rank + 1} candidate {r.index + 1} · {score}"
                    f"{' (chosen)' if r.rank == 0 else ''}")
-        typer.echo(r.text)
+        typer.echo(clean(r.text))
     typer.echo(f"--- {result.n} candidates · {result.tokens} tokens · {result.gen_seconds:.2f} s "
                f"({result.tokens_per_s:.1f} tok/s) · rerank {result.rerank.seconds * 1000:.0f} ms",
                err=True)

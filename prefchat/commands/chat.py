@@ -44,7 +44,9 @@ def make_session(cfg, profile: Optional[str], with_history: bool = True, scorer=
     prof, basis = load_profile_and_basis(profile)
     reranker = Reranker(basis, prof, scorer=scorer)
     backend = build_backend(cfg)
-    return ChatSession(cfg, backend, reranker, History() if with_history else None,
+    # tolerant: a locked, unreadable or full history must not stop the chat; the app says the
+    # conversation is not being saved (History.problem) and keeps it in memory.
+    return ChatSession(cfg, backend, reranker, History(tolerant=True) if with_history else None,
                        profile_name=prof.name if prof else None)
 
 
@@ -79,7 +81,15 @@ def chat(
         raise PrefchatError("chat needs a terminal; use `prefchat ask` in scripts and pipes")
     from prefchat.tui.chat_app import ChatApp
 
-    ChatApp(lambda: make_session(cfg, profile), keymap=cfg.keymap, resume_id=resume).run()
+    app = ChatApp(lambda: make_session(cfg, profile), keymap=cfg.keymap, resume_id=resume)
+    app.run()
+    # Non-zero when the chat ended on an error: a crash (Textual sets return_code) or a
+    # conversation that could not be saved. The reason goes to stderr, after the screen is restored.
+    if app.exit_problem:
+        typer.echo(f"prefchat: {app.exit_problem}", err=True)
+    code = app.return_code or (1 if app.exit_problem else 0)
+    if code:
+        raise typer.Exit(code)
 
 
 # --- history ---------------------------------------------------------------------------------------
@@ -90,6 +100,7 @@ def history_list(search: Optional[str] = typer.Option(None, "--search", "-s",
                  ) -> None:
     """Saved conversations, newest first."""
     from prefchat.chat.history import History
+    from prefchat.textsafe import clean
 
     h = History()
     convs = h.list(search)
@@ -97,15 +108,17 @@ def history_list(search: Optional[str] = typer.Option(None, "--search", "-s",
         typer.echo("No saved conversations." if not search else f"No conversation mentions {search!r}.")
         return
     for c in convs:
-        typer.echo(f"{c.id:>5}  {c.updated_at}  {c.n_messages:>3} msgs  {c.title or '(untitled)'}")
+        typer.echo(f"{c.id:>5}  {c.updated_at}  {c.n_messages:>3} msgs  "
+                   f"{clean(c.title) or '(untitled)'}")
 
 
 @history_app.command("show")
 def history_show(conv_id: int = typer.Argument(..., help="Conversation id.")) -> None:
-    """Print a conversation as Markdown."""
+    """Print a conversation as Markdown (escape sequences a model sent are removed)."""
     from prefchat.chat.history import History, export_markdown
+    from prefchat.textsafe import clean
 
-    typer.echo(export_markdown(History().get(conv_id)), nl=False)
+    typer.echo(export_markdown(History().get(conv_id), clean), nl=False)
 
 
 @history_app.command("delete")
@@ -122,7 +135,8 @@ def history_export(conv_id: int = typer.Argument(..., help="Conversation id."),
                    output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                          help="File to write (default: stdout).")
                    ) -> None:
-    """Export a conversation as Markdown."""
+    """Export a conversation as Markdown. Control characters a model sent are written visibly
+    (as \\x1b and so on), never as raw escape sequences."""
     from prefchat.chat.history import History, export_markdown
     from prefchat.errors import PrefchatError
 

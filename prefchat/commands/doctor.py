@@ -47,7 +47,6 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     except Exception as exc:  # noqa: BLE001
         _line(None, "GPU", f"torch unavailable ({exc})")
     # model
-    key = cfg.resolved_api_key()
     desc = f"backend={cfg.backend} model={cfg.model or '(none)'}"
     if not cfg.model:
         problems += 1
@@ -66,12 +65,18 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     elif cfg.backend == "hf":
         _line(None, "model", desc + (" (local dir)" if os.path.isdir(cfg.model) else " (hub id)"))
     else:
-        from prefchat.llm.openai_compat import DEFAULT_BASE_URL
-
-        base = (cfg.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        ok, detail = _probe(base + "/models", key, timeout)
-        problems += not ok
-        _line(ok, "endpoint", f"{base} {detail}; api key {'set' if key else 'not set'}")
+        # The same resolution the backend uses (llm/endpoint.py): doctor sends exactly the key a
+        # chat would send, to the same URL, and says which one it is, masked.
+        try:
+            ep = cfg.endpoint(check=False)
+        except PrefchatError as exc:
+            problems += 1
+            _line(False, "endpoint", str(exc))
+        else:
+            ok, detail = _probe(ep.base_url + "/models", ep.api_key, timeout)
+            refused = not ep.api_key and "refusing" in ep.note
+            problems += (not ok) + refused
+            _line(ok and not refused, "endpoint", f"{ep.base_url} {detail}; {ep.describe_key()}")
     # basis and profiles
     try:
         from prefchat.basis import load_basis

@@ -72,6 +72,11 @@ def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis
     if outcome.status == "error":
         raise PrefchatError(outcome.error)
     s = outcome.session
+    if outcome.lost:
+        from prefchat.tui.plain import EXIT_UNSAVED
+
+        typer.echo(f"prefchat: {outcome.lost}", err=True)
+        return EXIT_UNSAVED
     if outcome.status == "done":
         typer.echo(f"Profile '{s.name}' saved to {s.path}\nNext: prefchat chat")
         return 0

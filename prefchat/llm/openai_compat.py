@@ -11,6 +11,12 @@ one request) return at once even while a socket read is blocked; abandoned reque
 their threads end at their next chunk or timeout.
 
 The API key is only ever handed to the client: it is not logged, not in messages, not in describe().
+Which key goes to which URL is decided in one place, prefchat/llm/endpoint.py (OPENAI_API_KEY only
+to api.openai.com; never a key over plain http to a non-loopback host unless allowed).
+
+Replies are bounded: a server that ignores max_tokens (or is hostile) could stream without end. Each
+candidate stops being read at reply_bounds(max_tokens) characters, UTF-8 bytes and chunks; it is
+cut there and marked finish_reason "length", and its stream is closed.
 """
 
 from __future__ import annotations
@@ -42,11 +48,23 @@ from prefchat.llm.base import (
     ServerError,
     StreamInterrupted,
 )
+from prefchat.llm.endpoint import DEFAULT_BASE_URL  # noqa: F401 - re-exported for doctor and tests
+from prefchat.llm.endpoint import resolve as resolve_endpoint
+from prefchat.textsafe import one_line
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"
-KEY_ENV_VARS = ("PREFCHAT_API_KEY", "OPENAI_API_KEY")
+# Per-candidate bounds from max_tokens: a token is a few characters (rarely more than ~16, even
+# for code), and a server sends about one content chunk per token. Generous on purpose; a floor
+# keeps small max_tokens from cutting honest replies.
+CHARS_PER_TOKEN = 16
+MIN_CHARS = 4096
+
+
+def reply_bounds(max_tokens: int) -> tuple[int, int, int]:
+    """(characters, UTF-8 bytes, chunks) after which a candidate is cut off."""
+    chars = max(MIN_CHARS, int(max_tokens) * CHARS_PER_TOKEN)
+    return chars, chars * 2, max(256, int(max_tokens) * 4)
 
 
 @dataclass
@@ -56,6 +74,9 @@ class _Choice:
     finish: Optional[str] = None
     seconds: float = 0.0
     seed: Optional[int] = None
+    n_bytes: int = 0
+    n_chunks: int = 0
+    role: Optional[str] = None
 
 
 class _CleanCut(StreamInterrupted):
@@ -86,13 +107,16 @@ class OpenAICompatBackend(Backend):
 
     def __init__(self, model: str, *, base_url: Optional[str] = None,
                  api_key: Optional[str] = None, timeout: float = 60.0, max_retries: int = 1,
-                 use_n: Optional[bool] = None, concurrency: Optional[int] = None) -> None:
+                 use_n: Optional[bool] = None, concurrency: Optional[int] = None,
+                 allow_insecure_http: bool = False, api_key_source: Optional[str] = None) -> None:
         super().__init__()
         self.model = model
-        self.base_url = (base_url or os.environ.get("PREFCHAT_BASE_URL")
-                         or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self._api_key = api_key or next((os.environ[k] for k in KEY_ENV_VARS if os.environ.get(k)),
-                                        None)
+        ep = resolve_endpoint(base_url, api_key, allow_insecure_http, os.environ,
+                              key_source=api_key_source)
+        self.base_url = ep.base_url
+        self._api_key = ep.api_key
+        self._key_source = ep.key_source
+        self._t_request: Optional[float] = None
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.honours_n: Optional[bool] = use_n
@@ -138,8 +162,13 @@ class OpenAICompatBackend(Backend):
         if isinstance(exc, BackendError):
             return exc
         if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
-            return BackendTimeout(f"no answer from {url} within {self.timeout:g} s; is the model "
-                                  f"still loading, or is the timeout too short?")
+            # The real time waited: the client retries, so it can be a multiple of the timeout.
+            waited = (time.perf_counter() - self._t_request if self._t_request is not None
+                      else self.timeout)
+            tries = f" over {1 + self.max_retries} tries" if self.max_retries else ""
+            return BackendTimeout(f"no answer from {url} within {waited:.0f} s{tries} (timeout "
+                                  f"{self.timeout:g} s); is the model still loading, or is the "
+                                  f"timeout too short?")
         if isinstance(exc, openai.APIConnectionError):
             if _is_refused(exc):
                 return BackendConnectionError(f"could not connect to {url}: connection refused "
@@ -149,9 +178,10 @@ class OpenAICompatBackend(Backend):
         if isinstance(exc, openai.APIStatusError):
             code = exc.status_code
             if code in (401, 403):
+                sent = f"the API key from {self._key_source}" if self._api_key else "no API key"
                 return AuthenticationFailed(
-                    f"{url} rejected the API key (HTTP {code}); set PREFCHAT_API_KEY or "
-                    f"OPENAI_API_KEY to a valid key")
+                    f"{url} rejected the request (HTTP {code}; sent {sent}); set PREFCHAT_API_KEY "
+                    f"or api_key in the config to a valid key for this server")
             if code == 404:
                 return ModelNotFound(f"{url} has no model '{self.model}' or no chat endpoint "
                                      f"(HTTP 404); check the model name and that the URL ends "
@@ -162,13 +192,12 @@ class OpenAICompatBackend(Backend):
             if code >= 500:
                 return ServerError(f"{url} failed with HTTP {code}; see the server's log")
             return ServerError(f"{url} refused the request (HTTP {code}): "
-                               f"{str(getattr(exc, 'message', exc)).splitlines()[0][:200]}")
+                               f"{one_line(getattr(exc, 'message', exc))}")
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError)):
             return StreamInterrupted(f"the connection to {url} dropped in the middle of a reply")
         if isinstance(exc, openai.APIError):
-            return ServerError(f"{url} reported an error: {str(exc).splitlines()[0][:200]}")
-        return BackendError(f"request to {url} failed: {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            return ServerError(f"{url} reported an error: {one_line(exc)}")
+        return BackendError(f"request to {url} failed: {type(exc).__name__}: {one_line(exc)}")
 
     # --- generation -------------------------------------------------------------------------------
 
@@ -183,6 +212,7 @@ class OpenAICompatBackend(Backend):
             kwargs["n"] = n
         stream = self._client.chat.completions.create(**kwargs)
         open_streams.append(stream)
+        max_chars, max_bytes, max_chunks = reply_bounds(request.max_tokens)
         try:
             for chunk in stream:
                 if stop.is_set():
@@ -192,16 +222,42 @@ class OpenAICompatBackend(Backend):
                     if ch.index >= n:  # a misbehaving server: ignore choices we did not ask for
                         continue
                     state = choices.setdefault(i, _Choice(seed=seed if n == 1 else None))
+                    if state.finish is not None:
+                        continue  # cut off at the bound (or already finished): ignore the rest
+                    role = getattr(ch.delta, "role", None) if ch.delta is not None else None
+                    if role:
+                        state.role = role
                     text = ch.delta.content if ch.delta is not None else None
-                    if text:
-                        state.text += text
-                        # One content chunk per token is what the servers we know send; usage
-                        # in streams is not universally supported, so this is the count.
-                        state.n_tokens += 1
-                        emit(i, text)
-                    if ch.finish_reason:
-                        state.finish = "length" if ch.finish_reason == "length" else "stop"
+                    state.n_chunks += 1
+                    if text and state.role in (None, "assistant"):
+                        room = max_chars - len(state.text)
+                        cut = len(text) > room
+                        text = text[:room]
+                        nb = len(text.encode("utf-8", "surrogatepass"))
+                        if state.n_bytes + nb > max_bytes:
+                            text, cut = text[: max(0, (max_bytes - state.n_bytes) // 4)], True
+                            nb = len(text.encode("utf-8", "surrogatepass"))
+                        state.n_bytes += nb
+                        if text:
+                            state.text += text
+                            # One content chunk per token is what the servers we know send; usage
+                            # in streams is not universally supported, so this is the count.
+                            state.n_tokens += 1
+                            emit(i, text)
+                        if cut:
+                            ch_finish = "length"
+                        else:
+                            ch_finish = ch.finish_reason
+                    else:
+                        ch_finish = ch.finish_reason
+                    if ch_finish is None and state.n_chunks >= max_chunks:
+                        ch_finish = "length"  # endless tiny (or empty) chunks
+                    if ch_finish:
+                        state.finish = "length" if ch_finish == "length" else "stop"
                         state.seconds = time.perf_counter() - t0
+                mine = [c for k, c in choices.items() if first_index <= k < first_index + n]
+                if len(mine) == n and all(c.finish is not None for c in mine):
+                    break  # every candidate finished or was cut off: stop reading this stream
         except (openai.APIConnectionError, httpx.HTTPError) as exc:
             # The headers arrived, so a network error now means the reply was cut mid-way
             # (the openai client wraps it as a "connection error"); a stall is still a timeout.
@@ -214,6 +270,12 @@ class OpenAICompatBackend(Backend):
         finally:
             stream.close()
         if not stop.is_set():
+            wrong = [c.role for i, c in choices.items()
+                     if first_index <= i < first_index + n and c.role not in (None, "assistant")]
+            if wrong:
+                raise ServerError(f"{self.base_url} replied with a '{one_line(wrong[0], 40)}' "
+                                  "message instead of an assistant reply; it is not used as the "
+                                  "answer")
             missing = [i for i, c in choices.items()
                        if first_index <= i < first_index + n and c.finish is None]
             if missing or not any(first_index <= i < first_index + n for i in choices):
@@ -312,6 +374,7 @@ class OpenAICompatBackend(Backend):
                     self._run([job], request, choices, emit, cancel, stop, t0)
 
         t0 = time.perf_counter()
+        self._t_request = t0
         try:
             if n == 1 or self.honours_n is False:
                 fetch(list(range(n)))

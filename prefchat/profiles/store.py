@@ -4,20 +4,31 @@ PREFCHAT_HOME is set (tests, portable installs).
 
 Every write is atomic: a temp file in the same directory, fsync, os.replace (or os.link when the
 target must not be clobbered), then fsync of the directory so the rename itself is durable. A crash
-at any moment leaves either the old file or the new one, never a mix."""
+at any moment leaves either the old file or the new one, never a mix.
+
+Concurrent writers (two onboarding quizzes, a refit, the chat learning from a pick) never silently
+overwrite each other: every read-modify-write holds the profile's advisory lock (profiles/lock.py), and
+`save(..., revision=R)` refuses with ProfileChanged when the file is no longer the one read at revision
+R (its content hash). Callers then merge (`merge_answers`) and retry, or say why they cannot.
+
+prefchat's own directories (PREFCHAT_HOME and every parent it has to create) are made 0700: they hold
+private answers and chat history."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Optional
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import MAX_FILE_BYTES, Profile, check_name, now_iso, parse_bytes
+from prefchat.profiles.lock import profile_lock
+from prefchat.profiles.model import MAX_FILE_BYTES, Answer, Profile, check_name, now_iso, parse_bytes
 
 SETTINGS_FILE = "settings.json"
 TEMP_PREFIX = "."          # temp files are dotfiles so list() never mistakes them for profiles
@@ -32,6 +43,47 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("prefchat"))
+
+
+def make_private_dirs(d: Path) -> None:
+    """mkdir -p where every directory created (not the ones that exist) gets mode 0700.
+    Path.mkdir(parents=True, mode=...) applies the mode to the last component only."""
+    d = Path(d)
+    missing = []
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    for m in reversed(missing):
+        try:
+            m.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(m, 0o700)  # mkdir's mode is filtered by the umask; 0700 is what we promise
+
+
+class ProfileChanged(PrefchatError):
+    """The profile file changed since it was read (another prefchat wrote it)."""
+
+
+def revision_of(data: bytes | None) -> str:
+    """A profile file's revision: the hash of its bytes ("" when there is no file)."""
+    return "" if data is None else hashlib.sha256(data).hexdigest()
+
+
+def answer_key(a: Answer) -> tuple:
+    """A stable identity for an answer: when it was given and what it says. Two processes never
+    produce the same key for different answers (the content is part of it)."""
+    return (a.at, a.source, a.choice, a.prompt, a.a, a.b)
+
+
+def merge_answers(base: list[Answer], mine: list[Answer], current: list[Answer]) -> list[Answer]:
+    """Three-way merge of answer lists. base: what this writer read last; mine: what it wants now;
+    current: what is on disk now. Keeps my list (so my undo of an answer in base sticks) plus every
+    answer another writer added since base, in their order."""
+    seen = {answer_key(a) for a in base} | {answer_key(a) for a in mine}
+    return list(mine) + [a for a in current if answer_key(a) not in seen]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -118,7 +170,7 @@ class ProfileStore:
 
     def _ensure_dir(self) -> None:
         try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(self.dir)
         except OSError as exc:
             raise PrefchatError(f"cannot create profile directory {self.dir} ({exc.strerror}); "
                                 "check permissions or set PREFCHAT_HOME") from None
@@ -132,13 +184,36 @@ class ProfileStore:
     # -- read ---------------------------------------------------------------------------------------
 
     def load(self, name: str) -> Profile:
+        return self.read(name)[0]
+
+    def read(self, name: str) -> tuple[Profile, str]:
+        """The profile and its revision (for `save(..., revision=)`)."""
         path = self.path_for(name)
+        data = self._read_bytes(path)
+        if data is None:
+            raise PrefchatError(f"no profile named '{name}' (see `prefchat profile list`)")
+        return self._parse(name, path, data), revision_of(data)
+
+    def read_optional(self, name: str) -> tuple[Optional[Profile], str]:
+        """Like read, but (None, "") when there is no such profile yet."""
+        path = self.path_for(name)
+        data = self._read_bytes(path)
+        return (None, "") if data is None else (self._parse(name, path, data), revision_of(data))
+
+    @staticmethod
+    def _read_bytes(path: Path) -> Optional[bytes]:
         try:
-            data = read_capped(path)
+            return read_capped(path)
         except FileNotFoundError:
-            raise PrefchatError(f"no profile named '{name}' (see `prefchat profile list`)") from None
+            return None
+        except NotADirectoryError:
+            raise PrefchatError(f"{path.parent} is not a directory; move that file aside so "
+                                "prefchat can keep profiles there") from None
         except OSError as exc:
             raise PrefchatError(f"{path}: cannot read ({exc.strerror})") from None
+
+    @staticmethod
+    def _parse(name: str, path: Path, data: bytes) -> Profile:
         prof = parse_bytes(data, str(path))
         if prof.name != name:
             raise PrefchatError(f"{path}: the file says its name is '{prof.name}'; rename the file to "
@@ -172,9 +247,25 @@ class ProfileStore:
 
     # -- write --------------------------------------------------------------------------------------
 
-    def save(self, profile: Profile, overwrite: bool = True) -> Path:
-        """Write the profile atomically. overwrite=False refuses to replace an existing profile."""
+    def lock(self, name: str):
+        """Context manager: hold the advisory lock of profile `name` (read-modify-write)."""
         self._ensure_dir()
+        return profile_lock(self.dir, check_name(name))
+
+    def save(self, profile: Profile, overwrite: bool = True, revision: Optional[str] = None) -> Path:
+        """Write the profile atomically. overwrite=False refuses to replace an existing profile.
+        revision: the revision the caller read; raises ProfileChanged if the file is no longer at
+        it (checked under the profile's lock, so the check and the write are one step)."""
+        self._ensure_dir()
+        with profile_lock(self.dir, check_name(profile.name)):
+            if revision is not None:
+                now = revision_of(self._read_bytes(self.path_for(profile.name)))
+                if now != revision:
+                    raise ProfileChanged(f"profile '{profile.name}' was changed by another prefchat "
+                                         "while this one was working on it")
+            return self._save_locked(profile, overwrite)
+
+    def _save_locked(self, profile: Profile, overwrite: bool) -> Path:
         path = self.path_for(profile.name)
         try:
             atomic_write(path, profile.to_bytes(), overwrite=overwrite)
@@ -251,5 +342,5 @@ class ProfileStore:
             s.pop("default_profile", None)
         else:
             s["default_profile"] = name
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.root)
         atomic_write(self.settings_path, (json.dumps(s, indent=1, sort_keys=True) + "\n").encode())

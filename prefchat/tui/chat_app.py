@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 
 from prefchat.config import DEFAULT_KEYMAP
 from prefchat.errors import PrefchatError
+from prefchat.textsafe import clean
 from prefchat.tui.chat_css import CSS
 
 FLUSH_HZ = 20
@@ -78,7 +79,7 @@ class ChatInput(TextArea):
 
 class UserBubble(Static):
     def __init__(self, text: str) -> None:
-        super().__init__(Text(text))
+        super().__init__(Text(clean(text)))
         self.text = text
 
 
@@ -93,7 +94,7 @@ class ReplyBubble(Vertical):
         self.stream = None
 
     def compose(self) -> ComposeResult:
-        yield Markdown(self.message.content if self.message else "")
+        yield Markdown(clean(self.message.content) if self.message else "")
         yield Static("", classes="reply-meta")
 
     @property
@@ -101,7 +102,7 @@ class ReplyBubble(Vertical):
         return self.query_one(Markdown)
 
     def set_meta(self, text: str) -> None:
-        self.query_one(".reply-meta", Static).update(Text(text))
+        self.query_one(".reply-meta", Static).update(Text(clean(text)))
 
 
 def reply_meta(msg) -> str:
@@ -150,7 +151,7 @@ class AlternativesScreen(ModalScreen[Optional[int]]):
                 body = c["text"].strip() or "(empty)"
                 if len(body) > 600:
                     body = body[:600] + "…"
-                opts.append(Option(Text.assemble(head, "\n", Text(body)), id=str(c["index"])))
+                opts.append(Option(Text.assemble(head, "\n", Text(clean(body))), id=str(c["index"])))
             yield OptionList(*opts, id="alternatives")
             yield Static("Enter or 1-9: use this reply (and teach your profile) · Esc: close",
                          classes="modal-hint")
@@ -196,11 +197,15 @@ class HistoryScreen(ModalScreen[Optional[int]]):
     def _fill(self) -> None:
         ol = self.query_one(OptionList)
         ol.clear_options()
-        convs = self.history.list()
+        try:
+            convs = self.history.list()
+        except PrefchatError as exc:
+            ol.add_option(Option(Text(clean(str(exc))), id="none", disabled=True))
+            return
         if not convs:
             ol.add_option(Option("No saved conversations yet.", id="none", disabled=True))
         for c in convs:
-            ol.add_option(Option(Text.assemble((f"#{c.id} ", "bold"), c.title or "(untitled)",
+            ol.add_option(Option(Text.assemble((f"#{c.id} ", "bold"), clean(c.title) or "(untitled)",
                                                (f"  {c.n_messages} messages · {c.updated_at}", "dim")),
                                  id=str(c.id)))
 
@@ -214,7 +219,15 @@ class HistoryScreen(ModalScreen[Optional[int]]):
             return
         opt = ol.get_option_at_index(ol.highlighted)
         if opt.id and opt.id != "none":
-            self.history.delete(int(opt.id))
+            try:
+                self.history.delete(int(opt.id))
+            except PrefchatError as exc:
+                self.notify(clean(str(exc)), title="Not deleted", severity="error", timeout=8)
+                return
+            if getattr(self.history, "problem", None) is not None:
+                self.notify(clean(str(self.history.problem)), title="Not deleted",
+                            severity="error", timeout=8)
+                return
             self.app.on_conversation_deleted(int(opt.id))
             self.notify(f"Deleted conversation #{opt.id}.", timeout=2)
             self._fill()
@@ -317,6 +330,7 @@ class ChatApp(App):
         self._timer = None
         self.last_error: Optional[str] = None
         self.last_choice = None
+        self._history_warned: Optional[object] = None  # the History.problem already shown
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -383,7 +397,7 @@ class ChatApp(App):
     def notice(self, text: str, error: bool = False) -> Notice:
         if error:
             self.last_error = text
-        n = Notice(Text(("⚠ " if error else "") + text), classes="error" if error else "")
+        n = Notice(Text(("⚠ " if error else "") + clean(text)), classes="error" if error else "")
         self.log_view.mount(n)
         self.log_view.scroll_end(animate=False)
         return n
@@ -394,7 +408,7 @@ class ChatApp(App):
         s = self.session
         widgets = []
         if s.system_prompt:
-            widgets.append(Notice(Text(f"system: {s.system_prompt}")))
+            widgets.append(Notice(Text(f"system: {clean(s.system_prompt)}")))
         bubbles = []
         for m in s.messages:
             if m.role == "user":
@@ -430,6 +444,7 @@ class ChatApp(App):
         self.input.clear()
         self.session.add_user(text)
         self.log_view.mount(UserBubble(text))
+        self.check_history()
         self._start_generation()
 
     def _start_generation(self) -> None:
@@ -459,6 +474,10 @@ class ChatApp(App):
             first = "".join(self._buf.get(0, []))
             tokens = self._tokens
             n_streams = len(self._buf)
+        # Model text reaches the screen cleaned (prefchat/textsafe.py). Cleaning a prefix can drop an
+        # escape sequence that is still arriving; the next flush sees it whole and drops all of it, so
+        # the cleaned text only ever grows at its end. _streamed counts cleaned characters.
+        first = clean(first)
         new = first[self._streamed:]
         if new and self._reply.is_mounted:
             if self._stream is None:
@@ -517,11 +536,39 @@ class ChatApp(App):
             self.input.focus()
             return
         msg = self.session.add_reply(result)
+        self.check_history()
         reply.message = msg
-        if result.rerank.best.index != 0 or self._streamed != len(msg.content):
-            await reply.markdown.update(msg.content)
+        if result.rerank.best.index != 0 or self._streamed != len(clean(msg.content)):
+            await reply.markdown.update(clean(msg.content))
         reply.set_meta(reply_meta(msg))
         self.log_view.scroll_end(animate=False)
+
+    # -- history faults ---------------------------------------------------------------------------
+
+    @property
+    def history_problem(self):
+        h = self.session.history if self.session is not None else None
+        return getattr(h, "problem", None)
+
+    def check_history(self) -> None:
+        """After a history write: if saving failed (locked, unreadable, disk full), say once that
+        this conversation is not being saved. It goes on in memory."""
+        p = self.history_problem
+        if p is None or p is self._history_warned:
+            return
+        self._history_warned = p
+        from prefchat.chat.history import KIND_WORDS
+
+        self.notice(f"{KIND_WORDS.get(p.kind, 'history failed')}: this conversation is not being "
+                    f"saved ({p})", error=True)
+
+    @property
+    def exit_problem(self) -> Optional[str]:
+        """Why the app's exit code is non-zero (None: it ended well)."""
+        p = self.history_problem
+        if p is not None and self.session is not None and self.session.messages:
+            return f"this conversation was not saved: {p}"
+        return None
 
     # -- actions (keymap) -------------------------------------------------------------------------
 
@@ -569,7 +616,7 @@ class ChatApp(App):
             return
         bubble = next((b for b in self.log_view.query(ReplyBubble) if b.message is msg), None)
         if bubble is not None:
-            bubble.markdown.update(msg.content)
+            bubble.markdown.update(clean(msg.content))
             bubble.set_meta(reply_meta(msg))
         i = s.messages.index(msg)
         prompt = s.messages[i - 1].content if i > 0 else ""
@@ -581,11 +628,11 @@ class ChatApp(App):
         try:
             res = self.session.learn_choice(prompt, chosen, other)
         except PrefchatError as exc:
-            self.call_from_thread(self.notify, str(exc), title="Not learned", severity="error",
-                                  timeout=8)
+            self.call_from_thread(self.notify, clean(str(exc)), title="Not learned",
+                                  severity="error", timeout=8)
             return
         except Exception as exc:  # noqa: BLE001
-            self.call_from_thread(self.notify, _unexpected(exc), title="Not learned",
+            self.call_from_thread(self.notify, clean(_unexpected(exc)), title="Not learned",
                                   severity="error", timeout=8)
             return
         self.last_choice = res
@@ -631,6 +678,10 @@ class ChatApp(App):
         if self.session is None or self.generating:
             return
         self.session.new_conversation()
+        h = self.session.history
+        if h is not None and getattr(h, "problem", None) is not None:
+            h.resume_saving()  # a new conversation tries saving again
+            self._history_warned = None
         self.log_view.remove_children()
         self.notify("New conversation.", timeout=2)
 

@@ -47,6 +47,7 @@ class Outcome:
     status: str                      # "done" | "quit" | "error"
     session: QuizSession | None = None
     error: str | None = None
+    lost: str | None = None          # answers that could not be saved, in words (None: all saved)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -126,18 +127,22 @@ class QuizScreen(Screen):
     # -- input ---------------------------------------------------------------------------------------
 
     def action_choose(self, choice: str) -> None:
+        from prefchat.tui.plain import unsaved_note
+
         try:
             self.session.answer(choice)
-        except PrefchatError as exc:  # e.g. the disk is full: say so, keep the answer in memory
-            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
+        except PrefchatError:  # e.g. the disk is full: say so, keep the answer in memory
+            self.notify(unsaved_note(self.session), title="Not saved", severity="error", timeout=8)
         self.app.after_answer()
 
     def action_undo(self) -> None:
+        from prefchat.tui.plain import unsaved_note
+
         try:
             if not self.session.undo():
                 self.notify("Nothing to undo yet.", timeout=2)
-        except PrefchatError as exc:
-            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
+        except PrefchatError:
+            self.notify(unsaved_note(self.session), title="Not saved", severity="error", timeout=8)
         self.refresh_question()
 
     def on_response_panel_chosen(self, message: ResponsePanel.Chosen) -> None:
@@ -192,7 +197,12 @@ class DoneScreen(Screen):
                 f"{pole} ({how})" for pole, how in lean[:4]) + "."))
         elif s.basis.axes:
             parts.append(Text("No clear leaning yet: a few more answers would sharpen it."))
-        parts.append(Text.assemble("Saved to ", (str(s.path), "bold")))
+        if s.unsaved:
+            from prefchat.tui.plain import unsaved_note
+
+            parts.append(Text("Not saved: " + unsaved_note(s) + ".", style="bold red"))
+        else:
+            parts.append(Text.assemble("Saved to ", (str(s.path), "bold")))
         parts.append(Text.assemble("Next: ", ("prefchat chat", "bold"),
                                    " — chat with replies picked for you."))
         return Group(*parts)
@@ -204,7 +214,7 @@ class DoneScreen(Screen):
             self.app.after_answer()
 
     def action_finish(self) -> None:
-        self.app.exit(Outcome("done", self.session))
+        self.app.action_quit_quiz()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "more":
@@ -264,5 +274,8 @@ class OnboardApp(App[Outcome]):
             self.push_screen(HelpScreen())
 
     def action_quit_quiz(self) -> None:
+        from prefchat.tui.plain import final_save
+
         s = self.session
-        self.exit(Outcome("done" if s is not None and s.done else "quit", s))
+        lost = final_save(s) if s is not None else None
+        self.exit(Outcome("done" if s is not None and s.done else "quit", s, lost=lost))

@@ -19,6 +19,26 @@ HELP = ("a = Response A is better, b = Response B is better, n (or =) = no prefe
         "u = undo the last answer, q = quit (answers so far are saved), ? = this help")
 
 EXIT_DONE, EXIT_STOPPED = 0, 1
+EXIT_UNSAVED = 3  # the quiz ended with answers that could not be saved (they are lost)
+
+
+def unsaved_note(s: QuizSession) -> str:
+    n = s.unsaved
+    return (f"{n} answer{'s are' if n != 1 else ' is'} not saved yet ({s.save_error}); kept in memory, "
+            "and saving is tried again with your next answer")
+
+
+def final_save(s: QuizSession) -> str | None:
+    """One more try at saving before the quiz ends. Returns what was lost (None: all saved)."""
+    if not s.unsaved:
+        return None
+    try:
+        s.save()
+        return None
+    except PrefchatError:
+        n = s.unsaved
+        return (f"{n} answer{'s were' if n != 1 else ' was'} NOT saved and {'are' if n != 1 else 'is'} "
+                f"lost: {s.save_error}")
 
 
 def _ask(console: Console, stdin: IO[str], prompt: str) -> str | None:
@@ -68,6 +88,11 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console) -> int:
             _show(console, s)
             line = _ask(console, stdin, "Your choice [a/b/n, u undo, q quit, ? help]: ")
             if line is None or line in ("q", "quit"):
+                lost = final_save(s)
+                if lost:
+                    console.print(f"Stopped at question {s.answered + 1} of {s.total}. {lost}",
+                                  markup=False, highlight=False)
+                    return EXIT_UNSAVED
                 if s.answered:
                     console.print(f"Stopped at question {s.answered + 1} of {s.total}; your "
                                   f"{s.answered} answers are saved in {s.path}. Run `prefchat onboard` "
@@ -76,8 +101,12 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console) -> int:
                     console.print("Stopped before the first answer; nothing was saved.", markup=False)
                 return EXIT_STOPPED
             if line in ("u", "undo"):
-                console.print("Undone: asking the previous question again." if s.undo()
-                              else "Nothing to undo yet.", markup=False)
+                try:
+                    console.print("Undone: asking the previous question again." if s.undo()
+                                  else "Nothing to undo yet.", markup=False)
+                except PrefchatError:
+                    console.print(f"Undone, but not saved: {unsaved_note(s)}.", markup=False,
+                                  highlight=False)
                 continue
             if line in ("?", "h", "help"):
                 console.print(HELP, markup=False, highlight=False)
@@ -87,8 +116,12 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console) -> int:
                 continue
             try:
                 s.answer(KEYS[line])
-            except PrefchatError as exc:
-                console.print(f"Not saved: {exc}", markup=False, highlight=False)
+            except PrefchatError:
+                console.print(f"Not saved: {unsaved_note(s)}.", markup=False, highlight=False)
+        lost = final_save(s)
+        if lost:
+            console.print(f"The quiz is finished, but {lost}", markup=False, highlight=False)
+            return EXIT_UNSAVED
         summary(console, s)
         if not s.can_extend():
             return EXIT_DONE

@@ -90,6 +90,13 @@ class QuizSession:
         self.flips: list[bool] = []
         self.saved_path: Path | None = None
         self.resumed = 0                  # answers replayed from the saved profile
+        # Save bookkeeping (see save()): what the file held when last read or written by us, its
+        # revision, answers other writers added meanwhile, and which of ours are on disk.
+        self.base_answers: list = []
+        self.revision: str | None = None  # None: not read yet (read at the first save)
+        self.foreign: list = []
+        self._saved_keys: set = set()
+        self.save_error: str | None = None  # the last save's failure, None once a save succeeds
         mean, precision = basis.prior
         self.elicitor = Elicitor(pool.diffs, pool.prompt_ids, beta=precision, prior_mean=mean,
                                  seed=secrets.randbits(32) if seed is None else int(seed))
@@ -183,21 +190,89 @@ class QuizSession:
     def profile(self):
         from prefchat.profiles.model import new_profile
 
-        return new_profile(self.name, self.basis.name, self.basis.fingerprint, self.elicitor.lam,
-                           self.elicitor.precision, self.answers, created_at=self.created_at)
+        lam, prec = self.elicitor.lam, self.elicitor.precision
+        if self.foreign:
+            lam, prec = self._fit_with_foreign()
+        return new_profile(self.name, self.basis.name, self.basis.fingerprint, lam, prec,
+                           self.answers + self.foreign, created_at=self.created_at)
+
+    @property
+    def unsaved(self) -> int:
+        """How many of this quiz's answers are not on disk (0 after a successful save)."""
+        from prefchat.profiles.store import answer_key
+
+        if self.save_error is None:
+            return 0
+        return sum(answer_key(a) not in self._saved_keys for a in self.answers)
 
     def save(self) -> Path:
-        """Write the profile atomically (the old file survives any crash mid-write). The first save
-        also makes it the default profile when there is none, so `prefchat` finds it."""
-        prof = self.profile()
-        self.created_at = prof.created_at
-        self.saved_path = self.store.save(prof)
+        """Write the profile atomically (the old file survives any crash mid-write), merging any
+        answers another prefchat saved to the same profile meanwhile (a second quiz, the chat), so
+        concurrent writers never lose each other's answers. On failure the answers stay in memory,
+        `save_error` says why, and the next save (next answer, undo or quit) tries again. The first
+        save also makes it the default profile when there is none, so `prefchat` finds it."""
+        from prefchat.profiles.store import ProfileChanged, answer_key, merge_answers
+
+        try:
+            with self.store.lock(self.name):
+                current, rev = self.store.read_optional(self.name)
+                if self.revision is None:  # first save of a --restart quiz: the file is replaced
+                    self.base_answers = list(current.answers) if current else []
+                elif rev != self.revision and current is not None:
+                    merged = merge_answers(self.base_answers, self.answers + self.foreign,
+                                           current.answers)
+                    self.foreign += merged[len(self.answers) + len(self.foreign):]
+                prof = self.profile()
+                self.saved_path = self.store.save(prof, revision=rev)
+                self.created_at = prof.created_at
+                self.base_answers = list(prof.answers)
+                self.revision = self.store.read(self.name)[1]
+        except ProfileChanged as exc:  # cannot happen under the lock, but never lose answers
+            self.save_error = str(exc)
+            raise
+        except PrefchatError as exc:
+            self.save_error = str(exc)
+            raise
+        self.save_error = None
+        self._saved_keys = {answer_key(a) for a in self.answers}
         try:
             if self.store.get_default() is None:
                 self.store.set_default(self.name)
-        except PrefchatError:
+        except (PrefchatError, OSError):
             pass  # a broken settings.json must not lose the answer; `prefchat profile use` fixes it
         return self.saved_path
+
+    def _fit_with_foreign(self):
+        """lambda over this quiz's answers plus those another writer added: pool rows give their
+        pair differences (texts matched as in replay); answers from elsewhere (the chat) have no
+        pool row and stay in the file for the next refit."""
+        from prefchat.reward.elicit import fit_lambda
+
+        index = self._pool_index()
+        v, y = [], []
+        for a in self.answers + self.foreign:
+            hit = index.get((a.prompt, a.a, a.b))
+            if hit is None:
+                continue
+            row, flipped = hit
+            out = OUTCOME[a.choice]
+            v.append(self.pool.diffs[row])
+            y.append(1.0 - out if flipped else out)
+        mean, precision = self.basis.prior
+        if not v:
+            return mean, precision
+        return fit_lambda(np.asarray(v, dtype=np.float64), np.asarray(y), beta=precision,
+                          prior_mean=mean)
+
+    def _pool_index(self) -> dict:
+        index: dict[tuple[str, str, str], tuple[int, bool]] = {}
+        c, p = self.corpus, self.pool
+        for i in range(len(p.prompt_ids)):
+            pt = c.prompt_text(str(p.prompt_ids[i]))
+            at, bt = c.response_text(str(p.a_ids[i])), c.response_text(str(p.b_ids[i]))
+            index.setdefault((pt, at, bt), (i, False))
+            index.setdefault((pt, bt, at), (i, True))
+        return index
 
     @property
     def path(self) -> Path:
@@ -219,8 +294,11 @@ class QuizSession:
 
     # -- resume --------------------------------------------------------------------------------------
 
-    def replay(self, profile) -> None:
+    def replay(self, profile, revision: str | None = None) -> None:
         """Rebuild the state from a saved profile's onboarding answers (exact: see module doc)."""
+        from prefchat.profiles.store import answer_key
+
+        self.revision = revision
         index: dict[tuple[str, str, str], tuple[int, bool]] = {}
         c, p = self.corpus, self.pool
         for i in range(len(p.prompt_ids)):
@@ -245,6 +323,8 @@ class QuizSession:
         self.created_at = profile.created_at
         self.resumed = len(profile.answers)
         self.saved_path = self.path
+        self.base_answers = list(profile.answers)
+        self._saved_keys = {answer_key(a) for a in profile.answers}
 
 
 def _check_pool(basis, pool, corpus) -> None:
@@ -292,13 +372,16 @@ def open_session(profile: str | None = None, basis: str | Path | None = None,
     c = load_corpus(corpus)
     _check_pool(b, pool, c)
     s = QuizSession(b, pool, c, store, name, total=questions, seed=seed, stop_sd=stop_sd)
-    if not restart and store.exists(name):
-        saved = store.load(name)
+    if not restart:
+        saved, rev = store.read_optional(name)
+        s.revision = rev  # "" when there is no file yet: a file appearing meanwhile gets merged
+        if saved is None:
+            return s
         if saved.basis.fingerprint != b.fingerprint:
             raise PrefchatError(f"profile '{name}' was made with basis '{saved.basis.name}' "
                                 f"({saved.basis.fingerprint[:19]}…), not '{b.name}'; start over with "
                                 "--restart or refit it with `prefchat profile refit`")
-        s.replay(saved)
+        s.replay(saved, rev)
     return s
 
 

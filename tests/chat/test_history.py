@@ -49,7 +49,7 @@ def test_store_list_get_delete_export(home):
 def test_corrupt_history_is_one_line(home):
     home.mkdir(parents=True)
     (home / "history.sqlite3").write_bytes(b"not a database at all" * 100)
-    with pytest.raises(PrefchatError, match="history unreadable"):
+    with pytest.raises(PrefchatError, match="history is unreadable"):
         History()
 
 
