@@ -254,8 +254,10 @@ class ChatSession:
         from prefchat.profiles.refit import refit
         from prefchat.profiles.store import ProfileStore
 
-        with self._learn_lock:
-            store = self.store or ProfileStore()
+        store = self.store or ProfileStore()
+        # The profile lock makes load-refit-save one step against other writers (onboarding, a
+        # refit, another chat), so none of their answers is overwritten.
+        with self._learn_lock, store.lock(self.profile_name):
             current = store.load(self.profile_name)  # fresh from disk: another app may have added answers
             answers = list(current.answers) + [Answer(prompt, chosen, other, "a", "chat", now_iso())]
             updated = refit(replace(current, answers=answers), self.reranker.basis, self._pair_diffs)

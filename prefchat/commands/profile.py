@@ -166,9 +166,24 @@ def refit_cmd(name: str, basis: Optional[str] = typer.Option(None, "--basis", he
     from prefchat.basis import load_basis
     from prefchat.profiles.refit import refit
 
+    from prefchat.errors import PrefchatError
+    from prefchat.profiles.store import ProfileChanged
+
     store = _store()
-    prof = store.load(name)
     b = load_basis(basis)
-    new = refit(prof, b, _pair_diffs(b))
-    store.save(new, overwrite=True)
+    diffs = _pair_diffs(b)
+    # The refit is slow (it may load the encoder), so it runs without the lock and the write checks
+    # the revision it started from: if onboarding or the chat added answers meanwhile, refit again
+    # on the new answers instead of writing back the old ones.
+    for _ in range(5):
+        prof, rev = store.read(name)
+        new = refit(prof, b, diffs)
+        try:
+            store.save(new, overwrite=True, revision=rev)
+            break
+        except ProfileChanged:
+            _err(f"prefchat: note: '{name}' changed while refitting (new answers); refitting again")
+    else:
+        raise PrefchatError(f"profile '{name}' kept changing while refitting; try again when "
+                            "onboarding or chat is done with it")
     typer.echo(f"refitted '{name}' on basis '{b.name}' ({b.dims} dims) from {len(new.answers)} answers")
