@@ -22,6 +22,9 @@ from typing import Optional, Sequence
 
 from prefchat.errors import PrefchatError
 
+# The scorer reads at most this much of a candidate (and of the prompt): its encoder truncates to a
+# few hundred tokens anyway, and tokenising megabytes from a runaway server would stall the pick.
+MAX_SCORE_CHARS = 16_000
 NO_PROFILE_NOTE = "no profile: showing the first candidate (run `prefchat onboard` to personalise)"
 
 
@@ -111,7 +114,9 @@ class Reranker:
         scorer = self.load()
         t0 = time.perf_counter()
         lam = np.asarray(self.profile.lam, dtype=np.float64)
-        phi = np.asarray(scorer.phi(texts, [prompt] * len(texts)), dtype=np.float64)
+        capped = [t[:MAX_SCORE_CHARS] for t in texts]
+        phi = np.asarray(scorer.phi(capped, [prompt[:MAX_SCORE_CHARS]] * len(texts)),
+                         dtype=np.float64)
         scores = phi @ lam
         seconds = time.perf_counter() - t0
         ranked = [Ranked(i, texts[i], float(scores[i]), r) for r, i in enumerate(order(scores))]

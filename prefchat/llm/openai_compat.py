@@ -213,10 +213,21 @@ class OpenAICompatBackend(Backend):
         stream = self._client.chat.completions.create(**kwargs)
         open_streams.append(stream)
         max_chars, max_bytes, max_chunks = reply_bounds(request.max_tokens)
+        total_chunks = total_chars = 0  # the whole stream, including choices already cut off
         try:
             for chunk in stream:
                 if stop.is_set():
                     return
+                if total_chunks > n * max_chunks or total_chars > 2 * n * max_chars:
+                    # Still streaming far past every bound (e.g. it keeps sending a choice we cut
+                    # off): stop reading; what was received is kept, cut at the bound.
+                    for k, c in choices.items():
+                        if first_index <= k < first_index + n and c.finish is None:
+                            c.finish, c.seconds = "length", time.perf_counter() - t0
+                    break
+                total_chunks += 1
+                total_chars += sum(len(ch.delta.content or "") for ch in chunk.choices
+                                   if ch.delta is not None)
                 for ch in chunk.choices:
                     i = first_index + ch.index
                     if ch.index >= n:  # a misbehaving server: ignore choices we did not ask for

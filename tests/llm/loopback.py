@@ -65,9 +65,11 @@ class ScriptedServer:
                     if outer.mode == "flood":
                         piece = "x" * 65536
                         self.wfile.write(chunk(0, role="assistant"))
-                        while outer.sent_bytes < outer.flood_bytes:
+                        sent = 0
+                        while sent < outer.flood_bytes:
                             data = chunk(0, piece)
                             self.wfile.write(data)
+                            sent += len(data)
                             outer.sent_bytes += len(data)
                     else:
                         role = outer.mode.split(":", 1)[1] if outer.mode.startswith("role:") \
@@ -87,7 +89,8 @@ class ScriptedServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def auth(self) -> list:
-        return [h.get("Authorization") for h in self.headers]
+        return [next((v for k, v in h.items() if k.lower() == "authorization"), None)
+                for h in self.headers]
 
     def close(self):
         self.httpd.shutdown()
