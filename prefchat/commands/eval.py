@@ -41,7 +41,10 @@ def eval_cmd(
         if not plot.parent.is_dir():
             raise PrefchatError(f"--plot {plot}: folder {plot.parent} does not exist")
     from prefchat.basis import load_basis
+    from prefchat.corpus.load import load_corpus, require_prompts
     from prefchat.evaluation import run_eval
+
+    require_prompts(load_corpus(corpus), 2, "eval")  # a clear line, before loading the basis
 
     out = run_eval(load_basis(basis), corpus, budgets, users, seed)
     if plt is not None:

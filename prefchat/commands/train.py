@@ -44,7 +44,9 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from prefchat.basis_train import train_basis
+    from prefchat.corpus.load import load_corpus, require_prompts
 
+    require_prompts(load_corpus(corpus), 2, "train")  # a clear line, before loading the encoder
     con = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=con) as bar:

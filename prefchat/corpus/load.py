@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.loaders.base import parse_json_line
 
 TRAITS = ("length", "formality", "humour", "elicitation", "politeness", "enthusiasm", "confidence")
 
@@ -57,6 +57,17 @@ class Corpus:
         return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(p)
 
 
+def require_prompts(corpus: Corpus, need: int, what: str) -> Corpus:
+    """Refuse a corpus too small for `what` (train / eval split its prompts into a training and a
+    held-out part, so one prompt leaves one side empty), naming the file and where it ends."""
+    n = len(corpus.prompt_ids)
+    if n < need:
+        raise PrefchatError(f"{corpus.path}: only {n} prompt{'s' if n != 1 else ''} (one per "
+                            f"line); {what} needs at least {need} prompts, because some are held "
+                            "out for testing")
+    return corpus
+
+
 def _fail(path: Path, line: int, msg: str) -> PrefchatError:
     return PrefchatError(f"{path}:{line}: {msg}; see the corpus format in docs/DATA.md")
 
@@ -82,10 +93,7 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
     for ln, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(p, ln, f"invalid JSON ({exc.msg})") from None
+        obj = parse_json_line(line, p, ln, "corpus")
         if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not isinstance(obj.get("prompt"), str):
             raise _fail(p, ln, "each line needs string fields 'id' and 'prompt'")
         pid = obj["id"]

@@ -39,6 +39,9 @@ def parse_spec(spec: str) -> tuple[str, Path]:
 def load_data(spec: str, seed: int = 0) -> PairwiseData:
     """Load FORMAT:FILE. For `corpus`, simulated users' outcomes are drawn with `seed`."""
     fmt, path = parse_spec(spec)
+    if path.is_dir():
+        raise PrefchatError(f"{path}: is a directory, not a {fmt} file (from --data {spec!r}); "
+                            "give the file inside it")
     if not path.is_file():
         raise PrefchatError(f"{path}: no such file (from --data {spec!r})")
     if fmt == "corpus":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -68,8 +69,41 @@ def _users_per_pair(prefs) -> np.ndarray:
 
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def parse_json_line(raw: bytes | str, path: Path, n: int, what: str) -> object:
+    """One JSONL line -> object. Everything json can throw at hostile input (bad UTF-8, syntax,
+    100,000 nested brackets -> RecursionError, a 5,000-digit integer -> ValueError, a lone
+    surrogate escape that no later step could encode) becomes one PrefchatError naming the line."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise PrefchatError(f"{path}:{n}: not UTF-8 text; is this a {what} JSONL file?") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PrefchatError(f"{path}:{n}: not JSON ({exc.msg}); a {what} file has one JSON object "
+                            "per line") from None
+    except RecursionError:
+        raise PrefchatError(f"{path}:{n}: JSON nested too deeply to be a {what} record") from None
+    except (ValueError, OverflowError, MemoryError) as exc:  # e.g. Python's 4300-digit int limit
+        why = " ".join(str(exc).split())[:120]
+        raise PrefchatError(f"{path}:{n}: unusable JSON value ({why})") from None
+    raw_b = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if _SURROGATE_ESCAPE.search(raw_b):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PrefchatError(f"{path}:{n}: contains an invalid unicode escape (a lone "
+                                "surrogate like \\ud800); fix or drop that line") from None
+    return obj
+
+
 def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; any problem is one PrefchatError naming the line."""
+    if Path(path).is_dir():
+        raise PrefchatError(f"{path}: is a directory; give the {what} file itself")
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -78,13 +112,7 @@ def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, dict]]:
         for n, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise PrefchatError(f"{path}:{n}: not UTF-8 text; is this a {what} JSONL file?") from None
-            except json.JSONDecodeError as exc:
-                raise PrefchatError(f"{path}:{n}: not JSON ({exc.msg}); a {what} file has one JSON object "
-                                    "per line") from None
+            obj = parse_json_line(raw, path, n, what)
             if not isinstance(obj, dict):
                 raise PrefchatError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
             yield n, obj

@@ -18,9 +18,20 @@ _CHOICE = {"a": 1.0, "b": 0.0, "tie": 0.5, "A": 1.0, "B": 0.0}
 def _outcome(v, path: Path, line: int) -> float:
     if isinstance(v, str) and v in _CHOICE:
         return _CHOICE[v]
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) in (0.0, 0.5, 1.0):
-        return float(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 0.5, 1):
+        return float(v)  # compared before float(): a 400-digit integer must not overflow
     raise PrefchatError(f"{path}:{line}: outcome must be \"a\", \"b\", \"tie\", 1, 0 or 0.5, not {v!r}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    """A finite JSON number (NaN and Infinity compare as nonsense; bools are not scores)."""
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def load_pairwise(path: Path) -> PairwiseData:
@@ -105,13 +116,16 @@ def load_prism(path: Path) -> PairwiseData:
                 else:
                     t["models"].append(item)
             for t in turns.values():
-                models = sorted(t["models"], key=lambda m: (m.get("within_turn_id") is None, m.get("within_turn_id") or 0))
+                # within_turn_id orders a turn's responses; anything but an integer sorts last
+                # (a hostile or odd file must not make sorted() compare str with int).
+                models = sorted(t["models"], key=lambda m: (not _is_int(m.get("within_turn_id")),
+                                                            m.get("within_turn_id") if _is_int(m.get("within_turn_id")) else 0))
                 if t["prompt"] is None or len(models) < 2:
                     counter["skipped"] += 1
                     continue
                 for x, y in itertools.combinations(models, 2):
                     sx, sy = x.get("score"), y.get("score")
-                    if isinstance(sx, (int, float)) and isinstance(sy, (int, float)):
+                    if _is_num(sx) and _is_num(sy):
                         out = 0.5 if sx == sy else float(sx > sy)
                     elif bool(x.get("if_chosen")) != bool(y.get("if_chosen")):
                         out = 1.0 if x.get("if_chosen") else 0.0
@@ -130,7 +144,9 @@ def load_corpus_users(path: Path | None, seed: int = 0, users: str = "paper") ->
     two-trait users (or `dense`) judge every within-prompt pair, ties where their rewards are equal."""
     from prefchat.corpus import dense_users, load_corpus, paper_users, simulate
 
-    corpus = load_corpus(path)
+    from prefchat.corpus.load import require_prompts
+
+    corpus = require_prompts(load_corpus(path), 2, "training on a corpus")
     pop = paper_users() if users == "paper" else dense_users(seed=seed)
     a, b, p = corpus.pairs()
     out = simulate(pop, corpus.traits, a, b, seed=seed)
