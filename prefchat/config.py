@@ -350,7 +350,9 @@ def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
         data[key] = parse_value(key, raw, "command line")
     text = dumps(data)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from prefchat.profiles.store import make_private_dirs
+
+        make_private_dirs(path.parent)
         atomic_write(path, text.encode("utf-8"))
         os.chmod(path, 0o600)
     except OSError as exc:

@@ -111,7 +111,9 @@ def download(url: str, dest: Path, sha256: str, size: Optional[int] = None, show
     import urllib.error
     import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    from prefchat.profiles.store import make_private_dirs
+
+    make_private_dirs(dest.parent)
     part = dest.with_name(dest.name + ".part")
     h = hashlib.sha256()
     try:

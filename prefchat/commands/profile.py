@@ -128,19 +128,33 @@ def export_cmd(name: str,
                vector_only: bool = typer.Option(False, "--vector-only",
                                                 help="Leave out your answers (private); the result "
                                                      "cannot be refitted on another basis."),
+               no_chat_text: bool = typer.Option(False, "--no-chat-text",
+                                                 help="Leave out the answers learned from chat "
+                                                      "(your prompts and the model's replies); "
+                                                      "lambda still includes them."),
                force: bool = typer.Option(False, "--force", help="Replace FILE if it exists.")) -> None:
-    """Export a profile as JSON (the §4 profile format)."""
+    """Export a profile as JSON (the §4 profile format).
+
+    A plain export carries every answer as text: your onboarding answers and, from learning from
+    your picks in chat, the raw chat prompts you typed and the model replies you compared. Use
+    --no-chat-text to leave those out (lambda, which already includes them, is kept), or
+    --vector-only to leave out all answers."""
     import sys
 
-    from prefchat.profiles.exchange import export_bytes, export_to_file
+    from prefchat.profiles.exchange import chat_answers, export_bytes, export_to_file
 
     prof = _store().load(name)
+    n_chat = 0 if (vector_only or no_chat_text) else chat_answers(prof)
     if output is None or str(output) == "-":
-        sys.stdout.buffer.write(export_bytes(prof, vector_only))
+        sys.stdout.buffer.write(export_bytes(prof, vector_only, no_chat_text))
         sys.stdout.buffer.flush()
     else:
-        export_to_file(prof, output, vector_only, force)
-        _err(f"exported '{name}' to {output}" + (" (without answers)" if vector_only else ""))
+        export_to_file(prof, output, vector_only, force, no_chat_text)
+        _err(f"exported '{name}' to {output}" + (" (without answers)" if vector_only else
+                                                  " (without chat text)" if no_chat_text else ""))
+    if n_chat:
+        _err(f"prefchat: note: this export contains {n_chat} chat prompt{'s' if n_chat != 1 else ''} "
+             "and model replies from learning from your picks; --no-chat-text leaves them out")
 
 
 @app.command("import")

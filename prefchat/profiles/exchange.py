@@ -16,17 +16,31 @@ from prefchat.profiles.refit import PairDiffsFn, refit
 from prefchat.profiles.store import ProfileStore, atomic_write, read_capped
 
 
-def export_bytes(profile: Profile, vector_only: bool = False) -> bytes:
-    return (replace(profile, answers=[]) if vector_only else profile).to_bytes()
+def chat_answers(profile: Profile) -> int:
+    """How many answers hold chat text (learn-from-choice: the user's prompt and two model replies)."""
+    return sum(a.source == "chat" for a in profile.answers)
 
 
-def export_to_file(profile: Profile, path: Path, vector_only: bool = False, force: bool = False) -> Path:
+def export_bytes(profile: Profile, vector_only: bool = False, no_chat_text: bool = False) -> bytes:
+    """vector_only: no answers at all. no_chat_text: drop the answers learned from chat (their raw
+    prompts and replies); lambda and precision, which already include them, are kept as they are,
+    and the onboarding answers still allow a refit on another basis (without the chat ones). The
+    profile format stores answers as texts only, so there is no text-free form of a chat answer."""
+    if vector_only:
+        profile = replace(profile, answers=[])
+    elif no_chat_text:
+        profile = replace(profile, answers=[a for a in profile.answers if a.source != "chat"])
+    return profile.to_bytes()
+
+
+def export_to_file(profile: Profile, path: Path, vector_only: bool = False, force: bool = False,
+                   no_chat_text: bool = False) -> Path:
     """Atomic and mode 0600 like the store: an export holds the same private answers."""
     path = Path(path)
     if path.is_dir():
         raise PrefchatError(f"{path} is a directory; give a file name with -o")
     try:
-        atomic_write(path, export_bytes(profile, vector_only), overwrite=force)
+        atomic_write(path, export_bytes(profile, vector_only, no_chat_text), overwrite=force)
     except FileExistsError:
         raise PrefchatError(f"{path} already exists; pass --force to replace it") from None
     except OSError as exc:

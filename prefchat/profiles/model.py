@@ -44,9 +44,11 @@ def now_iso() -> str:
 
 
 def check_name(name: object, what: str = "profile name") -> str:
-    """Names become file names, so only a safe charset; '.' and '..' are refused as path tricks."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise PrefchatError(f"invalid {what} {_short(name)}: use 1-64 characters from A-Z a-z 0-9 . _ -")
+    """Names become file names, so only a safe charset; a leading '.' is refused: '.' and '..' are
+    path tricks, and a dotfile would be hidden from `profile list` (temp and lock files are dotfiles)."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.startswith("."):
+        raise PrefchatError(f"invalid {what} {_short(name)}: use 1-64 characters from A-Z a-z 0-9 . _ - "
+                            "(not starting with '.')")
     return name
 
 

@@ -593,8 +593,19 @@ class ChatApp(App):
         if msg is None:
             self.notify("No reply to copy yet.", timeout=2)
             return
-        self.copy_to_clipboard(msg.content)  # OSC 52: works over SSH in most terminals
-        self.notify(f"Copied the last reply ({len(msg.content)} characters).", timeout=2)
+        from prefchat.tui.clipboard import copy_with_tool, payload
+
+        text = payload(msg.content)  # cleaned and bounded: also what OSC 52 carries
+        cut = " (cut to the first part)" if len(text) < len(msg.content) else ""
+        tool = copy_with_tool(text)
+        if tool is not None:
+            self.notify(f"Copied the last reply ({len(text)} characters, with {tool}){cut}.",
+                        timeout=3)
+            return
+        self.copy_to_clipboard(text)  # OSC 52: works over SSH where the terminal supports it
+        self.notify(f"Sent the last reply ({len(text)} characters) to the terminal's clipboard "
+                    "with OSC 52; if pasting does not work, your terminal (or tmux: set-clipboard "
+                    f"on) does not support it — install wl-copy, xclip or xsel{cut}.", timeout=6)
 
     def action_alternatives(self) -> None:
         msg = self.session.last_reply() if self.session else None
