@@ -315,9 +315,8 @@ class QuizSession:
                                 f"until your first new answer) or pick another --profile NAME")
         for a in profile.answers:
             idx, flipped = index[(a.prompt, a.a, a.b)]
-            if not self.elicitor.available()[idx]:
-                raise PrefchatError(f"profile '{profile.name}' answers the same prompt twice, which the "
-                                    "quiz never asks; start over with --restart")
+            # A prompt answered twice is legitimate: two quizzes that ran at the same time on this
+            # profile were merged (see save), each asking its own questions. Both answers count.
             self._record(idx, flipped, a.choice)
             self.answers.append(a)
         self.created_at = profile.created_at

@@ -2,13 +2,11 @@
 whatever text (escape sequences included), as whatever role, can ignore max_tokens and stream
 megabytes, and records every request's headers (which API key reached it).
 
-Usable in-process (tests that drive the backend or the TUI) and as a subprocess
-(`python -m tests.llm.loopback PORTFILE MODE TEXT`) for CLI tests that need a server in another process."""
+It runs in the test process on a thread; CLI tests run prefchat as a subprocess against it."""
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -96,9 +94,3 @@ class ScriptedServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-
-if __name__ == "__main__":  # python -m tests.llm.loopback PORTFILE MODE TEXT
-    srv = ScriptedServer(sys.argv[3] if len(sys.argv) > 3 else "hello", sys.argv[2])
-    with open(sys.argv[1], "w") as fh:
-        fh.write(str(srv.port))
-    threading.Event().wait()

@@ -80,6 +80,14 @@ def test_two_simultaneous_onboards_keep_all_16_answers(quiz_env):
     assert len(got) == 16, [x["choice"] for x in got]
     assert sorted(x["choice"] for x in got) == ["a"] * 8 + ["b"] * 8
     assert "Saved to" in a.out and "Saved to" in b.out
+    # The merged profile resumes (two quizzes may have asked the same prompt) and keeps growing.
+    c = Quiz(quiz_env, "r", 5, 18)
+    for i in range(2):
+        c.wait_prompts(i + 1)
+        c.answer("a")
+    assert c.finish() == 0, c.out + c.p.stderr.read()
+    assert "Resuming profile 'r' at question 17" in c.out
+    assert len(answers(quiz_env, "r")) == 18
 
 
 def test_refit_racing_onboard_keeps_every_answer(tmp_path, monkeypatch):
