@@ -446,3 +446,12 @@ def _bench_minilm(device, runs: int) -> dict:
         times.append(time.perf_counter() - t0)
     return {"basis": basis.name, "device": scorer.device, "tokens": n_tokens,
             "latency_ms": {"median": statistics.median(times) * 1e3, "min": min(times) * 1e3, "runs": runs}}
+
+
+def _register_flood() -> None:
+    from prefchat.commands.bench_flood import bench_flood  # typer only at import: cheap
+
+    app.command("flood")(bench_flood)
+
+
+_register_flood()

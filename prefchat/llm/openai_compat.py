@@ -267,8 +267,11 @@ class OpenAICompatBackend(Backend):
                         state.finish = "length" if ch_finish == "length" else "stop"
                         state.seconds = time.perf_counter() - t0
                 mine = [c for k, c in choices.items() if first_index <= k < first_index + n]
-                if len(mine) == n and all(c.finish is not None for c in mine):
-                    break  # every candidate finished or was cut off: stop reading this stream
+                if mine and all(c.finish is not None for c in mine) and (
+                        len(mine) == n or total_chunks > max_chunks):
+                    # Every candidate finished or was cut off (a server that honours n has shown
+                    # all its choices long before max_chunks): stop reading this stream.
+                    break
         except (openai.APIConnectionError, httpx.HTTPError) as exc:
             # The headers arrived, so a network error now means the reply was cut mid-way
             # (the openai client wraps it as a "connection error"); a stall is still a timeout.
