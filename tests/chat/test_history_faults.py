@@ -201,26 +201,60 @@ async def test_chat_under_a_lock_keeps_conversation_and_says_not_saved(home):
     assert [c.title for c in History().list()] == ["conversation 0"]  # nothing half-saved
 
 
-def test_chat_command_exits_non_zero_when_history_failed(home, monkeypatch):
-    """`prefchat chat` turns an unsaved conversation into exit code 1 and a line on stderr."""
-    import typer
+def _chat_on_a_pty(env, seconds=6):
+    """Run `prefchat chat` on a real pseudo-terminal, type a message, wait, press Ctrl+C."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
 
-    from prefchat.commands import chat as chat_cmd
-    from prefchat.tui import chat_app
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "prefchat", "chat", "--backend", "openai", "--model", "m",
+                          "-n", "1"], stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                         env={**os.environ, "TERM": "xterm-256color", **env}, start_new_session=True)
+    os.close(slave)
+    out = b""
 
-    class Ended:
-        return_code = 0
-        exit_problem = "this conversation was not saved: history is locked"
+    def pump(t):
+        nonlocal out
+        end = time.monotonic() + t
+        while time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                out += data
 
-        def __init__(self, *a, **k):
-            pass
+    pump(seconds)
+    os.write(master, b"hello\r")
+    pump(seconds)
+    os.write(master, b"\x03")
+    pump(5)
+    rc = p.wait(20)
+    os.close(master)
+    return rc, out.decode("utf-8", "replace")
 
-        def run(self):
-            pass
 
-    monkeypatch.setattr(chat_app, "ChatApp", Ended)
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    with pytest.raises(typer.Exit) as ei:
-        chat_cmd.chat(profile=None, backend="openai", model="m", n=1, resume=None)
-    assert ei.value.exit_code == 1
+def test_chat_command_exit_code_on_a_real_terminal(home):
+    """`prefchat chat` on a pty: an unsaved conversation ends with exit code 1 and says why; the same
+    session without the lock ends with 0 and the conversation saved."""
+    seeded(home, 1)
+    srv = ScriptedServer("a reply")
+    try:
+        with Locked(home / "history.sqlite3"):
+            rc, out = _chat_on_a_pty({"PREFCHAT_BASE_URL": srv.url})
+        assert rc == 1, out[-2000:]
+        assert "prefchat: this conversation was not saved" in out and "locked" in out
+        assert "Traceback" not in out
+        assert [c.title for c in History().list()] == ["conversation 0"]
+        rc, out = _chat_on_a_pty({"PREFCHAT_BASE_URL": srv.url})
+        assert rc == 0, out[-2000:]
+        assert "hello" in [c.title for c in History().list()]
+    finally:
+        srv.close()
