@@ -117,3 +117,20 @@ async def test_textual_quiz_on_a_full_disk_reports_loss(quiz_env, tiny_home):
     assert out is not None and out.lost and "NOT saved" in out.lost
     assert str(s.unsaved) in out.lost
     assert saved_answers(quiz_env) == 12 - s.unsaved
+
+
+@sync
+async def test_textual_quiz_with_profiles_dir_a_file(quiz_env, tmp_path, monkeypatch):
+    home = tmp_path / "h2"
+    home.mkdir()
+    (home / "profiles").write_text("not a directory")
+    monkeypatch.setenv("PREFCHAT_HOME", str(home))
+    app = OnboardApp(lambda: open_quiz(quiz_env, questions=15))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):  # the loader fails in its worker and the app exits with the error
+            if app.return_value is not None:
+                break
+            await pilot.pause(0.05)
+    out = app.return_value
+    assert out is not None and out.status == "error"
+    assert "not a directory" in out.error and "\n" not in out.error
