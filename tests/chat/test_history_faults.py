@@ -258,3 +258,14 @@ def test_chat_command_exit_code_on_a_real_terminal(home):
         assert "hello" in [c.title for c in History().list()]
     finally:
         srv.close()
+
+
+def test_database_full_without_mount_rights(home):
+    """SQLite's own limit (PRAGMA max_page_count) gives the same SQLITE_FULL as a full disk, with no
+    tmpfs needed: runs everywhere, including where the tmpfs tests are skipped."""
+    h = History(tolerant=True)
+    cid = h.create(title="t")
+    pages = h.db.execute("PRAGMA page_count").fetchone()[0]
+    h.db.execute(f"PRAGMA max_page_count = {pages + 1}")
+    assert h.add_message(cid, Message("user", "z" * 20000)) is None
+    assert h.problem is not None and h.problem.kind == "full" and "disk is full" in str(h.problem)
