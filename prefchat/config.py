@@ -29,9 +29,13 @@ BACKENDS = ("llama", "hf", "openai")
 
 # action -> comma-separated Textual key names. Defaults avoid keys terminals swallow (ctrl+s/q flow
 # control, ctrl+h = backspace) and keep Enter = send, as users of chat apps expect.
+# Newline: ctrl+j is LF in every terminal. Alt+Enter is not offered: terminals send it as ESC CR,
+# which Textual reads as plain Enter (so it sent the message). Shift+Enter is a distinct key only
+# where the terminal reports it (kitty keyboard protocol, xterm modifyOtherKeys); elsewhere it is
+# Enter, so it is bound but not advertised first.
 DEFAULT_KEYMAP = {
     "send": "enter",
-    "newline": "alt+enter,shift+enter,ctrl+j",
+    "newline": "ctrl+j,shift+enter",
     "editor": "ctrl+e",
     "cancel": "escape",
     "alternatives": "ctrl+o",
