@@ -10,6 +10,29 @@ import typer
 from prefchat import __version__
 from prefchat.errors import PrefchatError
 
+
+def _flags_without_type() -> None:
+    """typer 0.2x's rich help prints a flag's type, so every on/off flag (and --help itself) read
+    `--all <bool>` as if it took a value. A flag takes none: show no type for it. Guarded, because
+    this is typer's display hook, not an API (older typers lack it and need nothing)."""
+    import typer.core
+
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_prefchat", False):
+        return
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._prefchat = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
 app = typer.Typer(
     name="prefchat",
     help="A terminal chat that learns what you like from a dozen A/B answers.",

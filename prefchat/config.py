@@ -282,6 +282,18 @@ def dumps(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def show_toml(cfg: Config, path: Path) -> str:
+    """`config show`: every setting as valid TOML (a comment says where each value comes from), so
+    the output can be pasted into the config file as it is. The API key is masked."""
+    lines = [f"# {path}{'' if path.exists() else ' (not created yet: defaults)'}"]
+    for key, value in cfg.public_dict().items():
+        if key != "keymap":
+            lines.append(f"{key} = {_toml_value(value)}    # {cfg.origin.get(key, 'default')}")
+    lines += ["", "[keymap]"]
+    lines += [f"{action} = {_toml_value(keys)}" for action, keys in cfg.keymap.items()]
+    return "\n".join(lines) + "\n"
+
+
 def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
     """Validate and write one key (keymap.ACTION for key bindings). The file is rewritten atomically
     with mode 0600 (it may hold an API key)."""

@@ -39,8 +39,9 @@ def onboard(
     seed: Optional[int] = typer.Option(None, "--seed", hidden=True,
                                        help="Seed for the first (random) question; for tests."),
 ) -> None:
-    """Answer a few A/B questions so prefchat learns what replies you like. Progress is saved after
-    every answer; run it again to continue where you left off."""
+    """Answer a few A/B questions so prefchat learns what replies you like.
+
+    Progress is saved after every answer: run it again to continue where you left off."""
     code = run_onboarding(profile=profile, questions=questions, restart=restart, plain=plain,
                           basis=basis, corpus=corpus, stop_sd=stop_sd, seed=seed)
     if code:
