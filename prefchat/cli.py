@@ -53,10 +53,10 @@ def _root(ctx: typer.Context,
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
     if ctx.invoked_subcommand is None:
-        from prefchat.commands.onboard import root_default  # lazy: keeps --help fast
+        from prefchat.commands.start import root  # lazy: keeps --help fast
 
         chat = ctx.command.get_command(ctx, "chat") if hasattr(ctx.command, "get_command") else None
-        root_default(ctx, chat)  # no profile yet: onboarding; otherwise chat (or what to do next)
+        root(ctx, chat)  # the next step: the quiz (new or half done), how to get a model, or chat
 
 
 def _register() -> None:
