@@ -72,32 +72,41 @@ def _exit_on(code: int) -> None:
 
 
 def next_steps(prof, model: bool = False) -> None:
-    """The screen for "profile ready": what to run next, as commands to copy."""
-    from rich.console import Console, Group
+    """The screen for "profile ready": what to run next, as commands to copy (one per line, so it
+    reads the same at 80 columns as at 200)."""
+    from rich.console import Console
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     from prefchat.commands.models import registry
 
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="bold cyan", no_wrap=True)
-    t.add_column()
+    t = Text()
+    t.append(f"Your profile '{prof.name}' is ready ({len(prof.answers)} answers).")
+
+    def step(cmd: str, what: str) -> None:
+        t.append("\n\n  ")
+        t.append(cmd, style="bold cyan")
+        t.append(f"\n      {what}")
+
     if not model:
+        t.append(" To chat, prefchat needs a model:")
         name, entry = next(iter(registry().items()))
         size = entry.get("approx_size", "")
-        t.add_row(f"prefchat models pull {name} --use",
-                  f"download a recommended local model{f' ({size})' if size else ''}")
-        t.add_row("prefchat models add FILE.gguf --use", "or use a GGUF file you already have")
-        t.add_row("prefchat config set backend openai", "or an OpenAI-compatible server (then set "
-                  "base_url and model; the key goes in PREFCHAT_API_KEY)")
-        t.add_row("prefchat", "then chat (this command again)")
+        step(f"prefchat models pull {name} --use",
+             f"download a recommended local model{f' ({size})' if size else ''}")
+        step("prefchat models add FILE.gguf --use", "or use a GGUF file you already have")
+        step("prefchat config set backend openai",
+             "or an OpenAI-compatible server (also set base_url and model)")
+        t.append("\n\nThen run ")
+        t.append("prefchat", style="bold cyan")
+        t.append(" again to chat.")
     else:
-        t.add_row("prefchat chat", "chat with replies picked for you")
-    t.add_row("prefchat profile show", "what your profile learned")
-    t.add_row("prefchat doctor", "check what works")
-    head = (f"Your profile '{prof.name}' is ready ({len(prof.answers)} answers)."
-            + ("" if model else " To chat, prefchat needs a model. Next:"))
-    Console().print(Panel(Group(Text(head), Text(""), t), title="prefchat", title_align="left",
-                          subtitle="prefchat --help: all commands", subtitle_align="right",
-                          padding=(1, 2)))
+        step("prefchat chat", "chat with replies picked for you")
+    t.append(" Also: ")
+    t.append("prefchat profile show", style="bold cyan")
+    t.append(" (what it learned), ")
+    t.append("prefchat doctor", style="bold cyan")
+    t.append(" (what works), ")
+    t.append("prefchat --help", style="bold cyan")
+    t.append(".")
+    Console().print(Panel(t, title="prefchat: next steps", title_align="left", padding=(1, 2)))
