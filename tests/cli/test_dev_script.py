@@ -29,8 +29,9 @@ if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
     exit 0
 fi
 if [ "$1" = "-m" ]; then echo "$*" >>"$log"; exit 0; fi
-if [ "$1" = "-c" ] && [ "$2" = "import torch" ]; then [ -f "$(dirname "$0")/../torch-installed" ]; exit; fi
-if [ "$1" = "-c" ] && [ "$2" = "import torch; print(torch.__version__)" ]; then echo 2.13.0+cpu; exit 0; fi
+case "$2" in *'version("torch")'*)
+    [ -f "$(dirname "$0")/../torch-installed" ] && echo 2.13.0+cpu && exit 0; exit 1 ;;
+esac
 exec "$REAL_PYTHON" "$@"
 """
 
