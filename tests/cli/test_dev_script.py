@@ -6,7 +6,6 @@ virtual environment's python is a stand-in script that logs what pip/pytest were
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
