@@ -10,6 +10,29 @@ import typer
 from prefchat import __version__
 from prefchat.errors import PrefchatError
 
+
+def _flags_without_type() -> None:
+    """typer 0.2x's rich help prints a flag's type, so every on/off flag (and --help itself) read
+    `--all <bool>` as if it took a value. A flag takes none: show no type for it. Guarded, because
+    this is typer's display hook, not an API (older typers lack it and need nothing)."""
+    import typer.core
+
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_prefchat", False):
+        return
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._prefchat = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
 app = typer.Typer(
     name="prefchat",
     help="A terminal chat that learns what you like from a dozen A/B answers.",
@@ -30,10 +53,10 @@ def _root(ctx: typer.Context,
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
     if ctx.invoked_subcommand is None:
-        from prefchat.commands.onboard import root_default  # lazy: keeps --help fast
+        from prefchat.commands.start import root  # lazy: keeps --help fast
 
         chat = ctx.command.get_command(ctx, "chat") if hasattr(ctx.command, "get_command") else None
-        root_default(ctx, chat)  # no profile yet: onboarding; otherwise chat (or what to do next)
+        root(ctx, chat)  # the next step: the quiz (new or half done), how to get a model, or chat
 
 
 def _register() -> None:

@@ -29,9 +29,13 @@ BACKENDS = ("llama", "hf", "openai")
 
 # action -> comma-separated Textual key names. Defaults avoid keys terminals swallow (ctrl+s/q flow
 # control, ctrl+h = backspace) and keep Enter = send, as users of chat apps expect.
+# Newline: ctrl+j is LF in every terminal. Alt+Enter is not offered: terminals send it as ESC CR,
+# which Textual reads as plain Enter (so it sent the message). Shift+Enter is a distinct key only
+# where the terminal reports it (kitty keyboard protocol, xterm modifyOtherKeys); elsewhere it is
+# Enter, so it is bound but not advertised first.
 DEFAULT_KEYMAP = {
     "send": "enter",
-    "newline": "alt+enter,shift+enter,ctrl+j",
+    "newline": "ctrl+j,shift+enter",
     "editor": "ctrl+e",
     "cancel": "escape",
     "alternatives": "ctrl+o",
@@ -329,6 +333,18 @@ def dumps(data: dict) -> str:
             lines.append("")
             lines.append(f"[{k}]")
             lines.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
+    return "\n".join(lines) + "\n"
+
+
+def show_toml(cfg: Config, path: Path) -> str:
+    """`config show`: every setting as valid TOML (a comment says where each value comes from), so
+    the output can be pasted into the config file as it is. The API key is masked."""
+    lines = [f"# {path}{'' if path.exists() else ' (not created yet: defaults)'}"]
+    for key, value in cfg.public_dict().items():
+        if key != "keymap":
+            lines.append(f"{key} = {_toml_value(value)}    # {cfg.origin.get(key, 'default')}")
+    lines += ["", "[keymap]"]
+    lines += [f"{action} = {_toml_value(keys)}" for action, keys in cfg.keymap.items()]
     return "\n".join(lines) + "\n"
 
 

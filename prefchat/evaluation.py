@@ -3,7 +3,12 @@
 New users are fitted on calibration prompts and tested on held-out prompts. On the basis's own
 corpus the stored split is used (new users x held-out prompts = the test quadrant). On any other
 corpus file every simulated user is new: lambda is fitted on half of the file's prompts (chosen by
-seed) and the other half is the test set."""
+seed) and the other half is the test set.
+
+progress(stage, done, total), when given, is called as the work goes: stages "encode" (responses
+through the encoder; cached ones are free), "active" and "random" (fitting each new user),
+"per_user", "global_init" and "global_joint" (the J = 1 baseline's training epochs) and "simulate"
+(the win rate)."""
 
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarr
     return phi, feats
 
 
-def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, users, seed: int) -> np.ndarray:
+def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, users, seed: int,
+                   progress=None) -> np.ndarray:
     """The standard-RLHF baseline: J = 1, one reward for everyone, trained the same way."""
     import torch
 
@@ -53,7 +59,9 @@ def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, user
     head = StyleHead(feats.shape[1], 1)
     head.set_standardisation(feats[np.unique(np.concatenate([a, b]))])
     X = torch.as_tensor(feats, dtype=torch.float32)
-    pref = PReF(n_components=1, seed=seed, init_epochs=150, epochs=150, weight_decay=1e-2).fit(head, X, PairTable(a, b, p), prefs)
+    fit = PReF(n_components=1, seed=seed, init_epochs=150, epochs=150, weight_decay=1e-2)
+    pref = fit.fit(head, X, PairTable(a, b, p), prefs,
+                   progress=None if progress is None else lambda st, d, t: progress(f"global_{st}", d, t))
     return pref.transform(X)[:, 0] * float(pref.user_vectors_.mean())
 
 
@@ -67,6 +75,10 @@ def _per_user_model(feats: np.ndarray, pool_a, pool_b, order: np.ndarray, answer
     idx = order[:k]
     w, _ = fit_lambda(f[pool_a[idx]] - f[pool_b[idx]], answers[idx], beta=10.0)
     return (f[test_a] - f[test_b]) @ w
+
+
+def _stage(progress, stage: str):
+    return None if progress is None else lambda done, total: progress(stage, done, total)
 
 
 def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
@@ -103,7 +115,8 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
     mean, prec = basis.prior
     budgets = sorted(int(x) for x in answers)
     curves = {s: elicitation_curve(pool, cp, cal_out, test, test_out, budgets, strategy=s, beta=prec,
-                                   prior_mean=mean, seed=seed) for s in ("active", "random")}
+                                   prior_mean=mean, seed=seed, progress=_stage(progress, s))
+              for s in ("active", "random")}
     res = {s: c.auc for s, c in curves.items()}
     acc = {s: c.accuracy for s, c in curves.items()}
     final_lam = curves["active"].final_lam
@@ -114,7 +127,9 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
         for bi, k in enumerate(budgets):
             s = _per_user_model(feats, ca, cb, order, cal_out[u], k, ta, tb)
             res["per_user"][u, bi], acc["per_user"][u, bi] = auc(s, test_out[u]), accuracy(s, test_out[u])
-    g = _global_reward(basis, corpus, feats, cal_prompts, train_users, seed)
+        if progress:
+            progress("per_user", u + 1, len(new))
+    g = _global_reward(basis, corpus, feats, cal_prompts, train_users, seed, progress)
     gs = g[ta] - g[tb]
     oracle = new.weights @ (corpus.traits[ta] - corpus.traits[tb]).T
     glob_auc = float(np.nanmean([auc(gs, test_out[u]) for u in range(len(new))]))
@@ -124,13 +139,15 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
     # Simulated win rate: per held-out prompt, the personalised pick vs the global pick, judged by the
     # user's true reward; ties count half.
     wins = []
-    for pid in test_prompts:
+    for i, pid in enumerate(test_prompts):
         rows = np.flatnonzero(corpus.response_prompt == corpus.prompt_ids.index(pid))
         gpick = rows[int(np.argmax(g[rows]))]
         for u in range(len(new)):
             ppick = rows[int(np.argmax(phi[rows] @ final_lam[u]))]
             tr = corpus.traits @ new.weights[u]
             wins.append(1.0 if tr[ppick] > tr[gpick] else 0.5 if tr[ppick] == tr[gpick] else 0.0)
+        if progress:
+            progress("simulate", i + 1, len(test_prompts))
     col = lambda m: {str(b): float(np.nanmean(m[:, i])) for i, b in enumerate(budgets)}  # noqa: E731
     return {
         "answers": budgets,

@@ -127,6 +127,7 @@ def bench_generate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
+
     Target on 2 CPU threads with a Qwen2.5-0.5B-shaped Q8_0 GGUF: best-of-4 <= 1.6x single."""
     import statistics
     from pathlib import Path
@@ -353,8 +354,10 @@ def bench_basis(
     runs: int = typer.Option(20, "--runs", help="Timed scoring runs for the MiniLM latency."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Basis model speed on this device: training pairs/s, scoring responses/s, and the median
-    latency to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the MiniLM basis).
+    """Basis model speed on this device: training pairs/s, scoring responses/s, and scoring latency.
+
+    Latency: the median to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the
+    MiniLM basis).
     GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 15 ms, bf16 training >= 500 pairs/s."""
     import os
     from pathlib import Path

@@ -21,19 +21,10 @@ def path() -> None:
 
 @app.command("show")
 def show() -> None:
-    """Every setting with where it comes from; API keys are masked."""
-    from prefchat.config import config_path, load_config
+    """Every setting as TOML, with where it comes from; API keys are masked."""
+    from prefchat.config import config_path, load_config, show_toml
 
-    cfg = load_config()
-    p = config_path()
-    typer.echo(f"# {p}{'' if p.exists() else ' (not created yet: defaults)'}")
-    for key, value in cfg.public_dict().items():
-        if key == "keymap":
-            continue
-        typer.echo(f"{key} = {value!r}    ({cfg.origin.get(key, 'default')})")
-    typer.echo("[keymap]")
-    for action, keys in cfg.keymap.items():
-        typer.echo(f"{action} = {keys!r}")
+    typer.echo(show_toml(load_config(), config_path()), nl=False)
 
 
 @app.command("set")

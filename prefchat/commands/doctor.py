@@ -1,4 +1,9 @@
-"""`prefchat doctor`: what works and what does not, one line each, with the fix."""
+"""`prefchat doctor`: what works and what does not, one line each, with the fix.
+
+Fast on purpose (well under a second): it imports no torch, transformers or llama_cpp. Backends are
+found with find_spec, the GPU with nvidia-smi, and torch's build from its installed metadata.
+Exit 1 only for problems that break something configured; a state that is normal on a fresh
+install (no model yet, no profile yet) is a warning."""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ def register(root: typer.Typer) -> None:
     root.command("doctor")(doctor)
 
 
-def _line(ok: bool | None, what: str, detail: str = "") -> None:
-    mark = {True: "✓", False: "✗", None: "·"}[ok]
+def _line(ok: bool | None | str, what: str, detail: str = "") -> None:
+    mark = {True: "✓", False: "✗", None: "·", "warn": "!"}[ok]
     typer.echo(f"{mark} {what}" + (f": {detail}" if detail else ""))
 
 
@@ -36,21 +41,22 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     for mod, kind in (("llama_cpp", "llama"), ("transformers", "hf"), ("openai", "openai")):
         ok = importlib.util.find_spec(mod) is not None
         _line(ok, f"backend {kind}", mod + (" installed" if ok else " missing: pip install " + mod))
-    # GPU
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            _line(True, "GPU", torch.cuda.get_device_name(0))
-        else:
-            _line(None, "GPU", "none (CPU only; the scorer and hf backend run on CPU)")
-    except Exception as exc:  # noqa: BLE001
-        _line(None, "GPU", f"torch unavailable ({exc})")
+    # GPU and torch, without importing torch (seconds)
+    gpu, torch_build = _gpu(), _torch_build()
+    if gpu:
+        cpu_only = torch_build.endswith("(CPU build)")
+        _line("warn" if cpu_only else True, "GPU", gpu + (f"; but {torch_build}: install a CUDA build of "
+                                                          "torch to use it (README, GPU)" if cpu_only
+                                                          else f"; {torch_build}"))
+    else:
+        _line(None, "GPU", f"none found (CPU only); {torch_build}")
     # model
     desc = f"backend={cfg.backend} model={cfg.model or '(none)'}"
+    warnings = 0
     if not cfg.model:
-        problems += 1
-        _line(False, "model", "none configured: `prefchat models pull qwen2.5-0.5b-instruct-q8_0 --use`")
+        warnings += 1  # normal before the first download: chat says what to do, nothing is broken
+        _line("warn", "model", "none configured yet: `prefchat models pull qwen2.5-0.5b-instruct-q8_0 "
+                               "--use`, or `prefchat models add FILE.gguf --use`")
     elif cfg.backend == "llama":
         p = os.path.expanduser(cfg.model)
         if not os.path.isfile(p):
@@ -115,7 +121,7 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     except PrefchatError as exc:
         problems += 1
         _line(False, "history", str(exc))
-    _finish(problems)
+    _finish(problems, warnings)
 
 
 def _probe(url: str, key, timeout: float) -> tuple[bool, str]:
@@ -133,7 +139,41 @@ def _probe(url: str, key, timeout: float) -> tuple[bool, str]:
         return False, f"does not answer ({getattr(exc, 'reason', exc)})"
 
 
-def _finish(problems: int) -> None:
-    typer.echo("\nAll good." if not problems else f"\n{problems} problem(s) found.")
+def _gpu() -> str:
+    """The NVIDIA GPUs nvidia-smi lists ("" when none or no driver)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return ""
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    names = [ln.split(":", 1)[1].split("(")[0].strip() for ln in out.stdout.splitlines()
+             if ln.startswith("GPU ") and ":" in ln]
+    return ", ".join(names)
+
+
+def _torch_build() -> str:
+    """torch's version and build, from its installed metadata (importing torch takes seconds)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("torch")
+        requires = metadata.requires("torch") or []
+    except metadata.PackageNotFoundError:
+        return "torch not installed"
+    if "+cpu" in version:
+        return f"torch {version} (CPU build)"
+    if "+cu" in version or "+rocm" in version or any(r.startswith(("nvidia-", "cuda-")) for r in requires):
+        return f"torch {version} (GPU build)"
+    return f"torch {version}"
+
+
+def _finish(problems: int, warnings: int = 0) -> None:
+    note = f" ({warnings} warning{'s' if warnings != 1 else ''}, marked !)" if warnings else ""
+    typer.echo(f"\nAll good{note}." if not problems else f"\n{problems} problem(s) found{note}.")
     if problems:
         raise typer.Exit(1)

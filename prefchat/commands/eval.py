@@ -11,6 +11,13 @@ import typer
 from prefchat.errors import PrefchatError
 
 
+# Progress bars (stderr) for run_eval's stages: the whole run takes minutes on 2 cores.
+EVAL_STAGES = {"encode": "encoding responses", "active": "new users, active questions",
+               "random": "new users, random questions", "per_user": "per-user baseline",
+               "global_init": "global baseline: SVD start", "global_joint": "global baseline: fit",
+               "simulate": "simulated win rate"}
+
+
 def eval_cmd(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Corpus JSONL (default: the shipped corpus)."),
     basis: Optional[str] = typer.Option(None, "--basis", help="Basis directory or name (default: shipped)."),
@@ -41,12 +48,14 @@ def eval_cmd(
         if not plot.parent.is_dir():
             raise PrefchatError(f"--plot {plot}: folder {plot.parent} does not exist")
     from prefchat.basis import load_basis
+    from prefchat.commands.progress import stage_bars
     from prefchat.corpus.load import load_corpus, require_prompts
     from prefchat.evaluation import run_eval
 
     require_prompts(load_corpus(corpus), 2, "eval")  # a clear line, before loading the basis
 
-    out = run_eval(load_basis(basis), corpus, budgets, users, seed)
+    with stage_bars(EVAL_STAGES) as progress:
+        out = run_eval(load_basis(basis), corpus, budgets, users, seed, progress=progress)
     if plt is not None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for k in ("active", "random", "per_user"):

@@ -1,5 +1,6 @@
-"""`prefchat models list|pull NAME`: a small registry of recommended GGUF files, downloaded with a
-progress bar into <data dir>/models and checked against a pinned sha256 before they are kept.
+"""`prefchat models list|pull NAME|add FILE`: a small registry of recommended GGUF files, downloaded
+with a progress bar into <data dir>/models and checked against a sha256 before they are kept; or a
+GGUF fetched some other way, added from disk (`add`: magic bytes checked, sha256 where known).
 
 The download goes to NAME.part and is renamed only after the hash matches, so a cut connection or a
 tampered mirror never leaves a file that looks usable. PREFCHAT_MODEL_REGISTRY may point at a JSON
@@ -24,7 +25,9 @@ app = typer.Typer(help="Recommended local models: list and download (sha256-chec
 # sha256: pin the Hugging Face LFS object id of the exact file here. The built-in entries are NOT
 # pinned yet (no network where they were written, and an invented hash would fail every download):
 # until they are, `pull` reads the expected hash from the hub's LFS pointer (`pointer` URL, a separate
-# small request), which still catches truncated and corrupted downloads but trusts the hub.
+# small request), which still catches truncated and corrupted downloads but trusts the hub; `add`
+# can only check a hash the user passes (--sha256). `approx_size` is for people (printed when the hub
+# cannot be reached), not checked.
 REGISTRY = {
     "qwen2.5-0.5b-instruct-q8_0": {
         "url": "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/"
@@ -33,7 +36,8 @@ REGISTRY = {
         "pointer": "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/raw/main/"
                    "qwen2.5-0.5b-instruct-q8_0.gguf",
         "sha256": None,
-        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~675 MB): fast on CPU, good for best-of-N",
+        "approx_size": "about 676 MB",
+        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~676 MB): fast on CPU, good for best-of-N",
     },
     "qwen2.5-1.5b-instruct-q4_k_m": {
         "url": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/"
@@ -42,9 +46,14 @@ REGISTRY = {
         "pointer": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/raw/main/"
                    "qwen2.5-1.5b-instruct-q4_k_m.gguf",
         "sha256": None,
+        "approx_size": "about 1.1 GB",
         "description": "Qwen2.5 1.5B Instruct, Q4_K_M (~1.1 GB): better replies, still CPU-friendly",
     },
 }
+
+
+class Unreachable(PrefchatError):
+    """The hub (or mirror) did not answer: `pull` turns this into how to fetch the file by hand."""
 
 
 def register(root: typer.Typer) -> None:
@@ -74,12 +83,16 @@ def models_dir() -> Path:
 
 @app.command("list")
 def list_() -> None:
-    """Recommended models and whether each is downloaded."""
+    """Recommended models, their size and sha256 status, and whether each is downloaded."""
     d = models_dir()
     for name, e in registry().items():
         have = (d / e["file"]).exists()
         typer.echo(f"{'✓' if have else ' '} {name:<34} {e.get('description', '')}")
-    typer.echo(f"\nFiles go to {d}. Use one with: prefchat config set model {d}/FILE")
+        pin = f"sha256 {e['sha256']}" if e.get("sha256") else \
+            "sha256 not pinned (checked against the hub's LFS pointer when pulled)"
+        typer.echo(f"  {'':<34} {pin}")
+    typer.echo(f"\nFiles go to {d}. Use one with: prefchat models pull NAME --use "
+               "(or, for a file you already have: prefchat models add FILE --use)")
 
 
 def expected_sha256(entry: dict, timeout: float = 30.0) -> str:
@@ -98,8 +111,8 @@ def expected_sha256(entry: dict, timeout: float = 30.0) -> str:
     except urllib.error.HTTPError as exc:
         raise PrefchatError(f"cannot get the checksum: HTTP {exc.code} from {url}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise PrefchatError(f"cannot reach {url.split('/')[2]} ({getattr(exc, 'reason', exc)}); "
-                            "are you offline? Try again when connected") from None
+        raise Unreachable(f"cannot reach {url.split('/')[2]} ({getattr(exc, 'reason', exc)}); "
+                          "are you offline?") from None
     m = re.search(r"oid sha256:([0-9a-f]{64})", text)
     if not m:
         raise PrefchatError(f"no sha256 in {url}; cannot verify the download, so it was not started")
@@ -140,9 +153,8 @@ def download(url: str, dest: Path, sha256: str, size: Optional[int] = None, show
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         part.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
-        raise PrefchatError(f"cannot reach {url.split('/')[2] if '//' in url else url} ({reason}); "
-                            "are you offline? Try again when connected, or copy the file by hand "
-                            "and `prefchat config set model PATH`") from None
+        raise Unreachable(f"cannot reach {url.split('/')[2] if '//' in url else url} ({reason}); "
+                          "are you offline?") from None
     got = h.hexdigest()
     if got != sha256.lower():
         part.unlink(missing_ok=True)
@@ -165,13 +177,109 @@ def pull(name: str = typer.Argument(..., help="Registry name (see `prefchat mode
     if dest.exists() and not force:
         typer.echo(f"Already downloaded: {dest}")
     else:
-        download(e["url"], dest, expected_sha256(e), e.get("size"))
+        try:
+            download(e["url"], dest, expected_sha256(e), e.get("size"))
+        except Unreachable as exc:
+            size = f" ({e['approx_size']}" if e.get("approx_size") else " ("
+            pin = f"sha256 {e['sha256']}" if e.get("sha256") else "no pinned sha256"
+            raise PrefchatError(f"{exc} Try again when connected, or fetch {e['url']}{size}; {pin}) "
+                                "another way and run `prefchat models add FILE --use`") from None
         typer.echo(f"Downloaded and verified: {dest}")
     if set_default:
-        from prefchat.config import set_value
-
-        set_value("backend", "llama")
-        set_value("model", str(dest))
-        typer.echo("Configured: backend = llama, model = " + str(dest))
+        use_model(dest)
     else:
         typer.echo(f"Use it: prefchat chat --model {dest}   (or `prefchat models pull {name} --use`)")
+
+
+def use_model(path: Path) -> None:
+    from prefchat.config import set_value
+
+    set_value("backend", "llama")
+    set_value("model", str(path))
+    typer.echo(f"Configured: backend = llama, model = {path}")
+
+
+GGUF_MAGIC = b"GGUF"
+
+
+@app.command("add")
+def add(file: Path = typer.Argument(..., help="A GGUF file you downloaded yourself."),
+        set_default: bool = typer.Option(False, "--use", help="Also make it the configured model."),
+        sha256: Optional[str] = typer.Option(None, "--sha256",
+                                             help="Expected sha256 (e.g. from the download page)."),
+        force: bool = typer.Option(False, "--force", help="Replace a different file of that name.")
+        ) -> None:
+    """Add a GGUF from disk to the models folder (checked: GGUF header, sha256 where known)."""
+    dest = add_model(file, sha256, force)
+    if set_default:
+        use_model(dest)
+    else:
+        typer.echo(f"Use it: prefchat models add {file} --use   (or prefchat chat --model {dest})")
+
+
+def known_sha256(filename: str) -> Optional[str]:
+    """The pinned sha256 of a registry file of this name, if any."""
+    for e in registry().values():
+        if e.get("file") == filename and e.get("sha256"):
+            return str(e["sha256"]).lower()
+    return None
+
+
+def add_model(file: Path, sha256: Optional[str] = None, force: bool = False) -> Path:
+    """Link (same file system) or copy `file` into models_dir() after checking it. Nothing is left in
+    the models folder when a check fails."""
+    import re
+
+    src = Path(file).expanduser()
+    if not src.is_file():
+        raise PrefchatError(f"{src}: no such file")
+    try:
+        with open(src, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise PrefchatError(f"{src}: cannot read ({exc.strerror})") from None
+    if head != GGUF_MAGIC:
+        raise PrefchatError(f"{src} is not a GGUF file (it starts with {head!r}, not b'GGUF'); "
+                            "llama.cpp models end in .gguf")
+    want = sha256.strip().lower() if sha256 else known_sha256(src.name)
+    if want is not None and not re.fullmatch(r"[0-9a-f]{64}", want):
+        raise PrefchatError(f"--sha256 {sha256!r}: expected 64 hex digits")
+    got = file_sha256(src)
+    if want is not None and got != want:
+        raise PrefchatError(f"sha256 mismatch for {src}: expected {want[:16]}…, got {got[:16]}…; "
+                            "not added (a corrupt or different file)")
+    d = models_dir()
+    dest = d / src.name
+    if dest.exists():
+        if dest.resolve() == src.resolve() or file_sha256(dest) == got:
+            typer.echo(f"Already in the models folder: {dest}")
+            return dest
+        if not force:
+            raise PrefchatError(f"{dest} exists and is a different file; pass --force to replace it")
+    d.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    part.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(src, part)  # same file system: no copy, no extra space
+            how = "linked"
+        except OSError:
+            import shutil
+
+            shutil.copyfile(src, part)
+            how = "copied"
+        os.replace(part, dest)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise PrefchatError(f"cannot add {src} to {d} ({exc.strerror})") from None
+    check = "sha256 verified" if want else "no known sha256 to check against"
+    typer.echo(f"Added ({how}): {dest}\n  sha256 {got} ({check})")
+    return dest
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -39,8 +39,9 @@ def onboard(
     seed: Optional[int] = typer.Option(None, "--seed", hidden=True,
                                        help="Seed for the first (random) question; for tests."),
 ) -> None:
-    """Answer a few A/B questions so prefchat learns what replies you like. Progress is saved after
-    every answer; run it again to continue where you left off."""
+    """Answer a few A/B questions so prefchat learns what replies you like.
+
+    Progress is saved after every answer: run it again to continue where you left off."""
     code = run_onboarding(profile=profile, questions=questions, restart=restart, plain=plain,
                           basis=basis, corpus=corpus, stop_sd=stop_sd, seed=seed)
     if code:
@@ -87,38 +88,3 @@ def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis
         typer.echo("Stopped before the first answer; nothing was saved.")
     return EXIT_STOPPED
 
-
-def root_default(ctx: typer.Context, chat_command=None) -> None:
-    """Bare `prefchat`: onboarding when there is no profile yet, otherwise chat (or what to do).
-
-    chat_command is the registered `chat` command, looked up by the caller (typer vendors its own
-    click, so an isinstance test against click's classes here would never find it)."""
-    from prefchat.errors import PrefchatError
-    from prefchat.profiles.store import ProfileStore
-
-    store = ProfileStore()
-    good, _ = store.list()
-    try:
-        default = store.get_default()
-    except PrefchatError:
-        default = None
-    ready = [p for p in good if p.answers or p.name == default]
-    if not ready:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            typer.echo(ctx.get_help())
-            typer.echo("\nNo profile yet: run `prefchat onboard` in a terminal to create one.")
-            return
-        typer.echo("No profile yet: let's learn what replies you like (about 15 quick questions).")
-        code = run_onboarding()
-        if code:
-            raise typer.Exit(code)
-        return
-    if chat_command is not None:
-        ctx.invoke(chat_command)
-        return
-    name = default or ready[0].name
-    typer.echo(f"Profile '{name}' is ready. Next:\n"
-               "  prefchat chat              chat with replies picked for you\n"
-               "  prefchat profile show      see what the profile learned\n"
-               "  prefchat onboard           answer a few more questions (--restart to start over)\n"
-               "  prefchat --help            all commands")

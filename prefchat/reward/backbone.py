@@ -52,9 +52,12 @@ def load_backbone(name: str, dtype: str = "float32"):
 
     local = Path(name).expanduser()
     src = str(local) if local.exists() else name
+    from prefchat.reward.encoders import quiet_loading
+
     try:
-        tok = AutoTokenizer.from_pretrained(src)
-        model = AutoModel.from_pretrained(src, dtype=getattr(torch, dtype))
+        with quiet_loading():  # no "Loading weights" bar over the caller's output
+            tok = AutoTokenizer.from_pretrained(src)
+            model = AutoModel.from_pretrained(src, dtype=getattr(torch, dtype))
     except Exception as exc:  # OSError offline, ValueError for a bad config, hub errors...
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PrefchatError(f"cannot load backbone {name!r}: {first[:300]} — pass a local model directory "

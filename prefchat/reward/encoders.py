@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,22 @@ from prefchat.errors import PrefchatError
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+@contextmanager
+def quiet_loading():
+    """No third-party progress bars while weights load: transformers 5 draws "Loading weights:
+    100%|███| 103/103" on stderr, over `ask`'s output and `eval`'s own bars (and a Textual screen).
+    Set here, where models load, and put back afterwards, not switched off for the whole process."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def default_device() -> str:
@@ -72,8 +89,9 @@ class MiniLMEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         folder = locate_minilm(verify=True)
-        self._tokenizer = AutoTokenizer.from_pretrained(folder)
-        self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
+        with quiet_loading():
+            self._tokenizer = AutoTokenizer.from_pretrained(folder)
+            self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
         self._torch = torch
 
     @property
@@ -199,8 +217,9 @@ class CausalLMEncoder:
         self.name = model
         use_bf16 = dtype == "bfloat16" or (dtype is None and self.device.startswith("cuda"))
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
-            self.model = AutoModel.from_pretrained(model, dtype=torch.bfloat16 if use_bf16 else torch.float32)
+            with quiet_loading():
+                self.tokenizer = AutoTokenizer.from_pretrained(model)
+                self.model = AutoModel.from_pretrained(model, dtype=torch.bfloat16 if use_bf16 else torch.float32)
         except OSError as exc:
             raise PrefchatError(f"cannot load backbone {model!r}: {str(exc).splitlines()[0]} — pass a local "
                                 "model directory, or connect to the hub once") from None

@@ -31,11 +31,13 @@ class CurveResult:
 def elicitation_curve(pool: np.ndarray, pool_prompts: np.ndarray, answers: np.ndarray,
                       test: np.ndarray, test_labels: np.ndarray, budgets: Sequence[int],
                       strategy: str = "active", beta: float | np.ndarray = 1.0, criterion: str = "fisher",
-                      prior_mean: np.ndarray | None = None, seed: int = 0) -> CurveResult:
+                      prior_mean: np.ndarray | None = None, seed: int = 0,
+                      progress: Callable[[int, int], None] | None = None) -> CurveResult:
     """AUC and accuracy after each budget of answers, for every user.
 
     pool: (K, J) calibration pair differences; answers: (users, K) each user's answer to each pool pair
-    (1, 0 or 0.5); test: (T, J) test pair differences; test_labels: (users, T)."""
+    (1, 0 or 0.5); test: (T, J) test pair differences; test_labels: (users, T).
+    progress(users done, users) is called after each user."""
     budgets = sorted(int(b) for b in budgets)
     n_users = answers.shape[0]
     aucs = np.full((n_users, len(budgets)), np.nan)
@@ -61,6 +63,8 @@ def elicitation_curve(pool: np.ndarray, pool_prompts: np.ndarray, answers: np.nd
             bi += 1
         final[u] = el.lam
         asked.append(np.array(el.asked, dtype=np.int64))
+        if progress:
+            progress(u + 1, n_users)
     return CurveResult(budgets, aucs, accs, final, asked)
 
 

@@ -50,7 +50,16 @@ def _first_key(keys: str) -> str:
 # --- widgets -------------------------------------------------------------------------------------
 
 class ChatInput(TextArea):
-    """Multi-line input: the send keys post Submitted, the newline keys insert a line break."""
+    """Multi-line input: the send keys post Submitted, the newline keys insert a line break.
+
+    The text is taken out of the box here, when the send key is read, not later when the app handles
+    Submitted: keys typed right after Enter (often in the same terminal read) are already queued
+    behind it, and clearing the box afterwards ate them ("line two" arrived as "ne two"). The app
+    gives the text back with `give_back` when it cannot send it yet."""
+
+    # Spellings Textual gives some terminals' modified Enter: xterm's modifyOtherKeys sends
+    # CSI 27;2;13~ for Shift+Enter, which Textual names "shift+\r".
+    KEY_ALIASES = {"shift+\r": "shift+enter", "ctrl+\r": "ctrl+enter"}
 
     class Submitted(TMessage):
         def __init__(self, text: str) -> None:
@@ -63,18 +72,29 @@ class ChatInput(TextArea):
         self.newline_keys = newline_keys
 
     async def _on_key(self, event) -> None:
-        if event.key in self.send_keys:
+        key = self.KEY_ALIASES.get(event.key, event.key)
+        if key in self.send_keys:
             event.stop()
             event.prevent_default()
-            self.post_message(self.Submitted(self.text))
+            text = self.text
+            if text.strip():
+                self.clear()
+            self.post_message(self.Submitted(text))
             return
-        if event.key in self.newline_keys:
+        if key in self.newline_keys:
             event.stop()
             event.prevent_default()
             start, end = self.selection
             self._replace_via_keyboard("\n", start, end)
             return
         await super()._on_key(event)
+
+    def give_back(self, text: str) -> None:
+        """Put a message that was not sent back into the box, before anything typed since."""
+        typed = self.text
+        sep = "\n" if typed.strip() and not text.endswith("\n") else ""
+        self.load_text(text + sep + typed)
+        self.move_cursor(self.document.end)
 
 
 class UserBubble(Static):
@@ -257,7 +277,7 @@ class SystemPromptScreen(ModalScreen[Optional[str]]):
 
 
 class ChatHelpScreen(ModalScreen[None]):
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: Text) -> None:
         super().__init__()
         self.text = text
 
@@ -289,15 +309,38 @@ class ChatScreen(Screen):
         yield Static("", id="progress")
         yield ChatInput({k.strip() for k in self.keymap["send"].split(",")},
                         {k.strip() for k in self.keymap["newline"].split(",")}, id="prompt")
-        km = self.keymap
-        yield Static(Text(
-            f"{_first_key(km['send'])} send · {_first_key(km['newline'])} newline · "
-            f"{_first_key(km['cancel'])} cancel · {_first_key(km['alternatives'])} alternatives · "
-            f"{_first_key(km['regenerate'])} regenerate · {_first_key(km['copy'])} copy · "
-            f"{_first_key(km['history'])} history · {_first_key(km['help'])} help"), id="keys")
+        yield Static(id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#prompt").focus()
+        self.query_one("#keys", Static).update(Text(footer_text(self.keymap, self.app.size.width - 2)))
+
+    def on_resize(self, event) -> None:
+        # #keys has one column of padding each side
+        self.query_one("#keys", Static).update(Text(footer_text(self.keymap, event.size.width - 2)))
+
+
+def key_label(keys: str) -> str:
+    """The key to show for an action: the first one bound, spelled as people say it."""
+    k = _first_key(keys)
+    return {"escape": "esc"}.get(k, k)
+
+
+# Footer entries, most important first: what fits the terminal's width is shown, in this order.
+# Help and quit come right after send/newline so that they survive an 80-column terminal.
+FOOTER_ORDER = ("send", "newline", "help", "quit", "cancel", "alternatives", "regenerate", "copy",
+                "history", "new", "system_prompt", "editor")
+
+
+def footer_text(keymap: dict, width: int) -> str:
+    """The key hints that fit in `width` columns, most important first (see FOOTER_ORDER)."""
+    km = {**DEFAULT_KEYMAP, **keymap}
+    out: list[str] = []
+    for action in FOOTER_ORDER:
+        item = "ctrl+c quit" if action == "quit" else f"{key_label(km[action])} {ACTION_LABELS[action]}"
+        if len(" · ".join(out + [item])) <= width:
+            out.append(item)
+    return " · ".join(out)
 
 
 class ChatApp(App):
@@ -425,23 +468,25 @@ class ChatApp(App):
     # -- sending ----------------------------------------------------------------------------------
 
     def on_chat_input_submitted(self, event: ChatInput.Submitted) -> None:
+        # ChatInput has already emptied the box (see its docstring): every path that does not send
+        # must give the text back.
         text = event.text.strip()
         if not text:
             return
-        if text.startswith("/system"):
+        if text.startswith("/system") and self.session is not None:
             self._apply_system_prompt(text[len("/system"):].strip())
-            self.input.clear()
             return
         if self.generating:
+            self.input.give_back(event.text)
             self.notify("Still drafting the last reply (Esc cancels it).", timeout=2)
             return
         if self.session is None:
+            self.input.give_back(event.text)
             if self.startup_error is not None:
                 self.startup_error = None
                 self._startup()
             self.notify("Still starting up; your message stays in the box.", timeout=3)
             return
-        self.input.clear()
         self.session.add_user(text)
         self.log_view.mount(UserBubble(text))
         self.check_history()
@@ -721,15 +766,30 @@ class ChatApp(App):
             os.unlink(path)
 
     def action_help(self) -> None:
-        km = self.keymap
-        lines = ["[b]Keys[/b] (change them under [keymap] in the config file)\n"]
-        for action, label in ACTION_LABELS.items():
-            lines.append(f"  [b]{km[action]:<28}[/b] {label}")
-        lines.append("  [b]ctrl+c[/b]                       quit")
-        lines.append("\nType [b]/system TEXT[/b] to set the system prompt. Picking another "
-                     "candidate teaches your profile (config learn_from_choices).")
-        lines.append("\n[dim]Press any key to close.[/dim]")
-        self.push_screen(ChatHelpScreen("\n".join(lines)))
+        self.push_screen(ChatHelpScreen(help_text(self.keymap)))
+
+
+def help_text(keymap: dict) -> Text:
+    """The F1 screen. Built as Text, not markup: "[keymap]" must read as written."""
+    km = {**DEFAULT_KEYMAP, **keymap}
+    rows = [(", ".join(k.strip() for k in km[a].split(",")), label) for a, label in ACTION_LABELS.items()]
+    rows.append(("ctrl+c", "quit"))
+    width = max(len(k) for k, _ in rows) + 3
+    t = Text()
+    t.append("Keys", style="bold")
+    t.append(" (change them under [keymap] in the config file: prefchat config path)\n\n")
+    for keys, label in rows:
+        t.append(f"  {keys:<{width}}", style="bold")
+        t.append(label + "\n")
+    t.append("\nctrl+j adds a newline in every terminal. shift+enter does only where the terminal "
+             "reports it (kitty, WezTerm, foot, Ghostty; iTerm2 with CSI u): elsewhere it sends, and "
+             "alt+enter always reads as enter.\n")
+    t.append("Type ")
+    t.append("/system TEXT", style="bold")
+    t.append(" to set the system prompt. Picking another candidate teaches your profile "
+             "(config learn_from_choices).\n")
+    t.append("\nPress any key to close.", style="dim")
+    return t
 
 
 def _unexpected(exc: BaseException) -> str:

@@ -240,6 +240,12 @@ class QuizSession:
                 self.store.set_default(self.name)
         except (PrefchatError, OSError):
             pass  # a broken settings.json must not lose the answer; `prefchat profile use` fixes it
+        try:  # so that bare `prefchat` resumes a quiz left half-way (prefchat/profiles/progress.py)
+            from prefchat.profiles.progress import record_quiz
+
+            record_quiz(self.store, self.name, None if self.done else self.total)
+        except (PrefchatError, OSError):
+            pass
         return self.saved_path
 
     def _fit_with_foreign(self):

@@ -53,6 +53,12 @@ def test_eval_json_on_a_corpus_the_basis_never_saw(trained, small_corpus, tmp_pa
     assert out["users"] == 84 and out["test_pairs"] == 10 * 15
     assert 0.0 <= out["winrate_vs_global"] <= 1.0
     assert out["auc"]["oracle"] > 0.95  # the simulated users' own reward ranks their answers
+    # progress for every stage on stderr (minutes on 2 cores), and no third-party loading bar
+    # ("encoding responses" shows only when the feature cache misses, so it is not required here)
+    for label in ("new users, active questions", "new users, random questions", "per-user baseline",
+                  "global baseline: fit", "simulated win rate"):
+        assert label in r.stderr, r.stderr[-2000:]
+    assert "Loading weights" not in r.stderr
 
 
 def test_eval_rejects_bad_budgets(trained):

@@ -77,7 +77,7 @@ def test_pull_verifies_sha256_and_configures(home, tmp_path, served):
     assert r.returncode == 0, r.stderr
     dest = home / "models" / "tiny-model.gguf"
     assert dest.read_bytes() == payload and not dest.with_name(dest.name + ".part").exists()
-    assert f"model = '{dest}'" in run("config", "show").stdout
+    assert f'model = "{dest}"' in run("config", "show").stdout
 
 
 def test_pull_sha256_mismatch_deletes_download(home, tmp_path, served):

@@ -112,3 +112,27 @@ def test_cli_show_masks_key_and_set(home):
     r = run_cli("config", "show")
     assert r.returncode == 0 and "sk-secret" not in r.stdout and "****9999" in r.stdout
     assert run_cli("config", "path").stdout.strip() == str(home.parent / "config.toml")
+
+
+def test_cli_show_is_valid_toml_that_reads_back(home, monkeypatch):
+    """`config show` prints TOML (not Python's True/'...'), so it can be pasted into the file."""
+    import tomllib
+
+    for key, value in (("learn_from_choices", "false"), ("temperature", "0.25"),
+                       ("system_prompt", 'Say "hi"\\then \'bye\''), ("keymap.newline", "ctrl+j"),
+                       ("api_key", "sk-secret-999999")):
+        assert run_cli("config", "set", key, value).returncode == 0
+    r = run_cli("config", "show", env={"PREFCHAT_N": "7"})
+    assert r.returncode == 0, r.stderr
+    shown = tomllib.loads(r.stdout)
+    assert shown["learn_from_choices"] is False and shown["temperature"] == 0.25 and shown["n"] == 7
+    assert shown["system_prompt"] == 'Say "hi"\\then \'bye\''
+    assert shown["keymap"]["newline"] == "ctrl+j" and shown["keymap"]["send"] == "enter"
+    assert shown["api_key"] == "****9999"
+    assert "# env PREFCHAT_N" in r.stdout and "True" not in r.stdout
+    # pasted back as a config file (minus the masked key), it means the same settings
+    del shown["api_key"]
+    p = write(home, r.stdout.replace('api_key = "****9999"', ""))
+    monkeypatch.delenv("PREFCHAT_N", raising=False)
+    cfg = load_config(p, env={})
+    assert cfg.learn_from_choices is False and cfg.n == 7 and cfg.system_prompt == shown["system_prompt"]
