@@ -135,8 +135,9 @@ def history_export(conv_id: int = typer.Argument(..., help="Conversation id."),
                    output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                          help="File to write (default: stdout).")
                    ) -> None:
-    """Export a conversation as Markdown. Control characters a model sent are written visibly
-    (as \\x1b and so on), never as raw escape sequences."""
+    """Export a conversation as Markdown, with control characters written visibly (\\x1b).
+
+    A model's escape sequences are never written raw."""
     from prefchat.chat.history import History, export_markdown
     from prefchat.errors import PrefchatError
 
