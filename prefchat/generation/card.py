@@ -82,10 +82,12 @@ def leanings_from(weights: np.ndarray, sds: np.ndarray, max_traits: int = MAX_TR
 
 
 def leanings(profile, basis, max_traits: int = MAX_TRAITS, threshold: float = 1.0) -> list[Leaning]:
-    """The profile's clear leanings on the basis's named traits (see the module doc)."""
-    lam = np.asarray(profile.lam, dtype=np.float64)
-    prec = np.asarray(profile.precision, dtype=np.float64)
-    return leanings_from(trait_weights(lam, basis), trait_sds(prec, basis), max_traits, threshold)
+    """The profile's clear leanings on the named traits (see the module doc and generation/traits.py
+    for where the weights and sds come from)."""
+    from prefchat.generation.traits import estimate
+
+    est = estimate(profile, basis)
+    return leanings_from(est.weights, est.sds, max_traits, threshold)
 
 
 def phrase(leaning: Leaning) -> str:
