@@ -73,3 +73,48 @@ def repetition_numbers(texts: list[str], seed: int = 0, samples: int = 400) -> d
             "answer_then_10x_repeat_fraction": _q([guard.repeat_fraction(x) for x in tails], (0.05, 0.5)),
             "corpus_flagged": caught(texts), "loop30_flagged": caught(loop30),
             "answer_then_10x_flagged": caught(tails)}
+
+
+def time_turn(profile, basis, texts: list[str], prompt: str, relevance: list[float], n: int = 8,
+              repeats: int = 200, seed: int = 0) -> dict:
+    """Median seconds of what personalised generation adds to a turn beyond scoring: the guard over
+    n candidates, the instructions for n candidates (default strategy), and "why this reply".
+
+    'cold' clears the caches first (a turn right after the profile changed, with texts never
+    screened); 'warm' is a later turn with the same profile and new texts."""
+    import time
+
+    from prefchat.generation import traits
+    from prefchat.generation.explain import why
+    from prefchat.generation.strategies import DEFAULT_STRATEGY, candidate_instructions
+
+    rng = np.random.default_rng(seed)
+    phi = rng.normal(size=(2, basis.dims))
+    traits._label_index.cache_clear()
+    traits._label_fit.cache_clear()
+    t0 = time.perf_counter()
+    candidate_instructions(DEFAULT_STRATEGY, profile, basis, n, rng)
+    out: dict = {"first": time.perf_counter() - t0}
+    for mode in ("cold", "warm"):
+        times = {"guard": [], "instructions": [], "why": []}
+        for r in range(repeats):
+            guard._measures.cache_clear()  # every turn's texts are new
+            if mode == "cold":
+                traits._label_fit.cache_clear()
+            cand = [f"{t} ({r})" for t in texts[:n]]  # distinct texts each round
+            t0 = time.perf_counter()
+            guard.screen(prompt, cand, ["stop"] * len(cand), relevance[:n])
+            t1 = time.perf_counter()
+            candidate_instructions(DEFAULT_STRATEGY, profile, basis, n, rng)
+            t2 = time.perf_counter()
+            why(phi[0], phi[1], profile, basis)
+            t3 = time.perf_counter()
+            times["guard"].append(t1 - t0)
+            times["instructions"].append(t2 - t1)
+            times["why"].append(t3 - t2)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        med["total"] = float(np.median(np.sum([times[k] for k in times], axis=0)))
+        out[mode] = med
+    out["n"] = n
+    out["chars"] = int(np.mean([len(t) for t in texts[:n]]))
+    return out

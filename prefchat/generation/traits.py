@@ -64,6 +64,15 @@ def _label_index(corpus_path: Optional[str]) -> dict:
             for i, t in enumerate(c.texts)}
 
 
+def warm() -> None:
+    """Read the shipped corpus's labels now (~30 ms), e.g. in the worker that loads the scorer, so the
+    first turn's card does not pay for it."""
+    try:
+        _label_index(None)
+    except Exception:  # noqa: BLE001 - no labelled corpus: the axes estimate stands in
+        pass
+
+
 def labelled_differences(answers, corpus_path: Optional[str] = None) -> tuple[np.ndarray, np.ndarray]:
     """Label differences traits(a) - traits(b) and outcomes for the answers that match labelled
     responses of one prompt."""
