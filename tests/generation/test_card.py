@@ -102,3 +102,19 @@ def test_strategies(basis):
     assert len(set(focused)) == 1 and "concisely" in focused[0] and "formally" in focused[0]
     with pytest.raises(Exception, match="unknown candidate strategy"):
         candidate_instructions("best", prof, basis, 4, rng)
+
+
+def test_where_the_card_weights_come_from(basis):
+    """Labelled quiz answers while they are at least half of the answers; lambda through the axes
+    otherwise (vector-only export, or a profile that has learned mostly from chat picks)."""
+    from prefchat.generation.traits import estimate
+    from prefchat.profiles.model import Answer
+
+    prof = example("concise-formal")
+    est = estimate(prof, basis)
+    assert est.source == "answers" and est.n_answers == len(prof.answers) == 15
+    assert est.weights[TRAITS.index("length")] < 0 < est.weights[TRAITS.index("formality")]
+    assert estimate(replace(prof, answers=[]), basis).source == "axes"
+    chat = [Answer("hi", f"a{i}", f"b{i}", "a", "chat", "2026-12-01T00:00:00Z") for i in range(16)]
+    assert estimate(replace(prof, answers=list(prof.answers) + chat), basis).source == "axes"
+    assert estimate(replace(prof, answers=list(prof.answers) + chat[:15]), basis).source == "answers"
