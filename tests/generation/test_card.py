@@ -9,13 +9,18 @@ import numpy as np
 import pytest
 
 from prefchat.corpus.load import TRAITS
-from prefchat.generation.card import (Leaning, direction_instructions, instruction, leanings, style_card,
-                                      trait_matrix)
+from prefchat.generation.card import (
+    Leaning,
+    direction_instructions,
+    instruction,
+    leanings,
+    style_card,
+    trait_matrix,
+)
 from prefchat.generation.strategies import STRATEGIES, candidate_instructions
 from prefchat.profiles.model import BasisRef, new_profile
 
 from .conftest import example, personas
-
 
 # The words a reader expects for each pole, written out here rather than read from TRAIT_PHRASES, so a
 # phrase attached to the wrong pole fails.

@@ -16,7 +16,12 @@ import pytest
 
 from prefchat.corpus.load import TRAITS
 from prefchat.generation.card import Leaning, instruction
-from prefchat.generation.simulate import follow_probability, parse_instruction, run_generation, simulated_reply
+from prefchat.generation.simulate import (
+    follow_probability,
+    parse_instruction,
+    run_generation,
+    simulated_reply,
+)
 
 from .conftest import ROOT
 
