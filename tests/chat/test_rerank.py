@@ -92,3 +92,13 @@ def test_guard_drops_before_lambda_phi_decides(home, basis, scorer):
         assert res.ranked[-1].reason.startswith("empty") and res.ranked[-1].score is not None
         assert [r.ok for r in res.ranked[:2]] == [True, True] and res.best.index in (0, 2)
         assert res.dropped == [res.ranked[-1]]
+
+
+def test_finish_reasons_reach_the_guard(home, basis, scorer):
+    """A candidate cut at the token limit with a fraction of its siblings' text never wins."""
+    prof = make_profile(basis, lam=np.ones(basis.dims))
+    texts = [TEXTS[1], "To boil an egg", TEXTS[2]]
+    res = Reranker(basis, prof, scorer=scorer).rerank(PROMPT, texts, finish_reasons=["stop", "length", "stop"])
+    assert not res.by_index(1).ok and "token limit" in res.by_index(1).reason
+    res = Reranker(basis, prof, scorer=scorer).rerank(PROMPT, texts, finish_reasons=["stop", "stop", "stop"])
+    assert res.by_index(1).ok  # the same short text that stopped by itself is an ordinary candidate
