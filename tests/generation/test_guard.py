@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from prefchat.generation.calibrate import STRUCTURED
 from prefchat.generation.guard import screen
 
 PROMPT = "How do I boil an egg?"
@@ -21,6 +22,8 @@ def _ok(verdicts):
     ("\u200b\ufeff\u2060", "empty"), ("\x1b[2J\x1b[H", "empty"), ("\x1b]52;c;aGVsbG8=\x07", "empty"),
     ("...", "no words"), ("!!! ???", "no words"), (LOOP, "repetition loop"), ("ha" * 400, "repetition loop"),
     (REAL + " " + "I hope this helps. " * 12, "repetition loop"),
+    (REAL + " Let me know if anything is unclear." * 5, "repetition loop"),
+    ("First point here. Second point there. " * 15, "repetition loop"),
 ])
 def test_junk_is_dropped_next_to_a_real_answer(junk, kind):
     for texts in ([REAL, junk], [junk, REAL]):
@@ -28,6 +31,13 @@ def test_junk_is_dropped_next_to_a_real_answer(junk, kind):
         i = texts.index(junk)
         assert not v[i].ok and v[i].reason.startswith(kind), v[i]
         assert v[1 - i].ok and v[1 - i].reason is None
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURED))
+def test_tables_plans_and_choruses_are_not_loops(name):
+    """Legitimately repetitive replies (rows that differ in a number, a chorus that comes back)."""
+    v = screen(PROMPT, [REAL, STRUCTURED[name]])
+    assert all(_ok(v)), v
 
 
 def test_no_reply_of_the_shipped_corpus_is_dropped(corpus):
