@@ -4,6 +4,7 @@ progress and notes go to stderr, so stdout is only the reply (or, with --all, th
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Optional
 
 import typer
@@ -11,6 +12,21 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
+
+
+def load_scorer_in_background(session) -> threading.Thread:
+    """Load and warm the scorer in a thread while the model loads and generates. The rerank waits for
+    it (Reranker.load is locked), so the rerank time it reports is scoring only. A failure here is
+    left for the rerank to meet again and report as its note, with the candidates kept."""
+    def load() -> None:
+        try:
+            session.load_scorer()
+        except Exception:  # noqa: BLE001 - reported by the rerank, which retries the load
+            pass
+
+    thread = threading.Thread(target=load, name="prefchat-scorer-load", daemon=True)
+    thread.start()
+    return thread
 
 
 def ask(
@@ -39,6 +55,7 @@ def ask(
     if system is not None:
         cfg.system_prompt = system
     session = make_session(cfg, profile, with_history=False)
+    load_scorer_in_background(session)  # overlaps the model load and generation
     session.load_backend()
     session.add_user(prompt.strip())
     result = session.generate(seed=seed)

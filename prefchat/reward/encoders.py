@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -56,33 +57,59 @@ class MiniLMEncoder:
 
     kind = "minilm"
 
-    def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16) -> None:
+    def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16,
+                 fast: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.device = device or default_device()
         self.max_length = max_length
         self.batch_size = batch_size
-        self._tokenizer = self._model = None
+        # fast: the packed CPU forward (prefchat.reward.minilm_fast), which gives the same embeddings
+        # within bf16 rounding. Scoring uses it; training and the feature cache keep the reference
+        # transformers path, so cached features and the shipped basis stay bit-for-bit reproducible.
+        self.fast = fast and self.device == "cpu"
+        self._tokenizer = self._model = self._fast = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._fast is not None or self._model is not None
 
     def _load(self) -> None:
         """Verify and load the weights on first use: retraining from cached features never needs them
-        (their identity is known without loading), which keeps `prefchat train` to seconds."""
-        if self._model is not None:
+        (their identity is known without loading), which keeps `prefchat train` to seconds. Locked:
+        `ask` loads the scorer in a thread while the first reply is generated."""
+        if self.loaded:
             return
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        with self._load_lock:
+            if self.loaded:
+                return
+            folder = locate_minilm(verify=True)
+            if self.fast:
+                from prefchat.reward.minilm_fast import FastMiniLM
 
-        folder = locate_minilm(verify=True)
-        self._tokenizer = AutoTokenizer.from_pretrained(folder)
-        self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
-        self._torch = torch
+                self._fast = FastMiniLM(folder, max_length=self.max_length)
+                return
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(folder)
+            self._torch = torch
+            self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
 
     @property
     def tokenizer(self):
-        self._load()
+        """The transformers tokenizer of the reference path (loaded on its own on the fast path)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(locate_minilm(verify=False))
         return self._tokenizer
 
     @property
     def model(self):
+        """The transformers model of the reference path."""
+        if self.fast:
+            raise AttributeError("this encoder uses the fast path; build MiniLMEncoder(fast=False)")
         self._load()
         return self._model
 
@@ -90,6 +117,13 @@ class MiniLMEncoder:
     def model(self, value) -> None:  # e.g. a copy in another dtype, for experiments
         self._load()
         self._model = value
+
+    def reference(self) -> "MiniLMEncoder":
+        """This encoder on the reference transformers path (itself when it already is): what the
+        feature cache stores, so cached features never depend on which path filled them."""
+        if not self.fast:
+            return self
+        return MiniLMEncoder(device=self.device, max_length=self.max_length, batch_size=self.batch_size)
 
     @property
     def identity(self) -> dict:
@@ -100,6 +134,8 @@ class MiniLMEncoder:
         """One embedding per text. Texts are batched shortest-first so a batch pads to similar lengths;
         the output keeps the input order."""
         self._load()
+        if self._fast is not None:
+            return self._fast.encode(list(texts))
         torch = self._torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []
