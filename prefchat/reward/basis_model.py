@@ -46,8 +46,14 @@ class Scorer:
 
     @torch.inference_mode()
     def phi(self, responses: list[str], prompts: list[str] | None = None) -> np.ndarray:
-        feats = self.encoder.features(list(responses))
-        return self.head(torch.as_tensor(feats, device=self.device)).double().cpu().numpy()
+        """One row per response. Identical responses are scored once and share the row, so they tie
+        exactly (a matrix product can round identical rows differently by position)."""
+        responses = list(responses)
+        uniq = list(dict.fromkeys(responses))
+        feats = self.encoder.features(uniq)
+        phi = self.head(torch.as_tensor(feats, device=self.device)).double().cpu().numpy()
+        where = {r: i for i, r in enumerate(uniq)}
+        return phi[[where[r] for r in responses]]
 
     def pair_diffs(self, prompts: list[str], a: list[str], b: list[str]) -> np.ndarray:
         phi = self.phi(list(a) + list(b), list(prompts) * 2)
