@@ -353,6 +353,24 @@ def bench_chat(
                    f"  [target <= 300 ms]")
 
 
+@app.command("cli")
+def bench_cli(
+    runs: int = typer.Option(20, help="Fresh processes per command (interleaved); medians are reported."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Time `prefchat --help` and `--version` against a bare Python start (target: --help <= 200 ms)."""
+    from prefchat.commands.bench_scoring import bench_cli_startup
+
+    out = bench_cli_startup(runs)
+    out["machine"] = _machine()
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"prefchat --help: median {out['help_ms']:.0f} ms; --version: {out['version_ms']:.0f} ms; bare python: "
+               f"{out['python_ms']:.0f} ms ({runs} fresh processes each, interleaved; {out['machine']}; load avg "
+               f"{out['loadavg']:.1f})  [target --help <= 200 ms]")
+
+
 @app.command("basis")
 def bench_basis(
     backbone: str = typer.Option(None, "--backbone", help="Causal LM (local dir or hub id) to measure as a basis "
@@ -367,6 +385,7 @@ def bench_basis(
     accumulate: int = typer.Option(1, "--accumulate", help="Micro-batches per step (gradient accumulation)."),
     steps: int = typer.Option(10, "--steps", help="Timed training steps."),
     runs: int = typer.Option(20, "--runs", help="Timed scoring runs for the MiniLM latency."),
+    threads: int = typer.Option(0, "--threads", help="torch threads for the MiniLM timing (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Basis model speed on this device: training pairs/s, scoring responses/s, and the median
@@ -381,7 +400,7 @@ def bench_basis(
     if backbone is None and make_tiny is None:
         from prefchat.commands.bench_scoring import bench_minilm, report_minilm
 
-        out = bench_minilm(runs, compare=not as_json)
+        out = bench_minilm(runs, compare=not as_json, threads=threads)
         keys = ("cpu_8x200_ms", "phi_corr_vs_fp32")
         typer.echo(json.dumps({k: out[k] for k in keys}) if as_json else report_minilm(out, _machine()))
         return

@@ -53,12 +53,17 @@ def _median_ms(fn, runs: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def bench_minilm(runs: int = 20, compare: bool = True) -> dict:
-    """cpu_8x200_ms and phi_corr_vs_fp32 (the keys `bench basis --json` prints), plus details."""
+def bench_minilm(runs: int = 20, compare: bool = True, threads: int = 0) -> dict:
+    """cpu_8x200_ms and phi_corr_vs_fp32 (the keys `bench basis --json` prints), plus details.
+    threads > 0 sets torch's thread count first (on a shared machine, 1 thread is the steadier figure)."""
+    import torch
+
     from prefchat.basis import load_basis
     from prefchat.corpus import load_corpus
     from prefchat.reward.basis_model import load_scorer
 
+    if threads > 0:
+        torch.set_num_threads(threads)
     basis = load_basis()
     fast = load_scorer(basis, device="cpu", fast=True)
     ref = load_scorer(basis, device="cpu", fast=False)
@@ -100,6 +105,22 @@ def report_minilm(out: dict, machine: str) -> str:
              f"{d['phi_corr_min_per_dim']:.6f}; rule >= 0.999)\n")
     line += f"  machine: {machine}; load avg {os.getloadavg()[0]:.1f}"
     return line
+
+
+def bench_cli_startup(runs: int) -> dict:
+    """Medians over fresh processes, interleaved so that a load spike hits all three alike."""
+    cmds = {"help_ms": [sys.executable, "-m", "prefchat", "--help"],
+            "version_ms": [sys.executable, "-m", "prefchat", "--version"],
+            "python_ms": [sys.executable, "-c", "pass"]}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(runs):
+        for key, cmd in cmds.items():
+            t0 = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times[key].append((time.perf_counter() - t0) * 1e3)
+    out: dict = {k: statistics.median(v) for k, v in times.items()}
+    out["loadavg"] = os.getloadavg()[0]
+    return out
 
 
 # -- first reply in the chat -----------------------------------------------------------------------
