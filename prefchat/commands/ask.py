@@ -44,6 +44,9 @@ def ask(
     from prefchat.commands.chat import make_session, resolve_config
     from prefchat.config import parse_value
     from prefchat.errors import PrefchatError
+    from prefchat.omp import prefer_passive_waits
+
+    prefer_passive_waits()  # before the model and the scorer load their thread pools
 
     if prompt == "-":
         prompt = sys.stdin.read()

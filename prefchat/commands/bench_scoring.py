@@ -55,7 +55,10 @@ def _median_ms(fn, runs: int) -> tuple[float, list[float]]:
 
 def bench_minilm(runs: int = 20, compare: bool = True, threads: int = 0) -> dict:
     """cpu_8x200_ms and phi_corr_vs_fp32 (the keys `bench basis --json` prints), plus details.
-    threads > 0 sets torch's thread count first (on a shared machine, 1 thread is the steadier figure)."""
+    threads > 0 sets torch's thread count first. OpenMP waits passively, as in the chat and `ask`."""
+    from prefchat.omp import prefer_passive_waits
+
+    prefer_passive_waits()
     import torch
 
     from prefchat.basis import load_basis
