@@ -120,3 +120,18 @@ def test_warm_loads_the_encoder(basis):
     scorer.warm()
     assert scorer.encoder.loaded
     assert scorer.encoder._fast is not None and scorer.encoder._model is None
+
+
+def test_long_inputs_run_in_bounded_passes_with_the_same_result(scorers, texts, monkeypatch):
+    import prefchat.reward.minilm_fast as mf
+
+    fast = scorers[0].encoder._fast
+    sents = [s for t in texts[:12] for s in split_sentences(t)]
+    whole = fast.encode(sents)
+    monkeypatch.setattr(mf, "_PASS_TOKENS", 64)
+    calls = []
+    real = fast.encode_ids
+    monkeypatch.setattr(fast, "encode_ids", lambda ids: calls.append((len(ids), sum(map(len, ids)))) or real(ids))
+    # same sentences, other pass companions: equal up to where bf16 rounds a product differently
+    np.testing.assert_allclose(fast.encode(sents), whole, atol=2e-3)
+    assert len(calls) > 3 and all(tokens <= 64 or n == 1 for n, tokens in calls)
