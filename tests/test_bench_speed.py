@@ -12,7 +12,7 @@ import sys
 
 def _bench(*args: str, env: dict | None = None) -> dict:
     p = subprocess.run([sys.executable, "-m", "prefchat", "bench", *args], capture_output=True, text=True,
-                       timeout=600, env={**os.environ, **(env or {})})
+                       timeout=600, check=False, env={**os.environ, **(env or {})})
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(p.stdout.strip().splitlines()[-1])
 

@@ -195,7 +195,7 @@ def first_rerank(model: Path, runs: int = 3, n: int = 4, max_tokens: int = 48) -
         with tempfile.TemporaryDirectory() as home:
             env = dict(os.environ, PREFCHAT_HOME=home, PREFCHAT_CONFIG=str(Path(home) / "config.toml"))
             p = subprocess.run([sys.executable, "-c", _CHILD, str(model), str(n), str(max_tokens)],
-                               capture_output=True, text=True, env=env, timeout=600)
+                               capture_output=True, text=True, env=env, timeout=600, check=False)
             line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
             if p.returncode != 0 or line is None:
                 tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -11,7 +11,6 @@ import numpy as np
 
 from prefchat.config import Config
 from prefchat.tui.chat_app import ChatApp
-
 from tests.tui.screens import screen_text, sync
 
 from .conftest import make_profile
