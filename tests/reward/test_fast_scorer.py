@@ -135,3 +135,13 @@ def test_long_inputs_run_in_bounded_passes_with_the_same_result(scorers, texts, 
     # same sentences, other pass companions: equal up to where bf16 rounds a product differently
     np.testing.assert_allclose(fast.encode(sents), whole, atol=2e-3)
     assert len(calls) > 3 and all(tokens <= 64 or n == 1 for n, tokens in calls)
+
+
+def test_the_fast_path_is_the_cpu_default_and_can_be_switched_off(basis, monkeypatch):
+    monkeypatch.delenv("PREFCHAT_FAST_SCORER", raising=False)
+    assert load_scorer(basis, "cpu").encoder.fast
+    monkeypatch.setenv("PREFCHAT_FAST_SCORER", "0")
+    assert not load_scorer(basis, "cpu").encoder.fast
+    from prefchat.reward.encoders import MiniLMEncoder
+
+    assert not MiniLMEncoder(device="cuda", fast=True).fast  # CPU only: a GPU keeps the fp32 model
