@@ -150,19 +150,21 @@ class FastMiniLM:
             x = self.word[flat] + self.pos[positions] + self.type0
             x = F.layer_norm(x, (dim,), *self.emb_ln, eps=self.eps)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            plan = []  # per group: gather index [b, t] into the packed rows (n_tok = a zero row), key mask
+            # Per group: a gather index [b, t] into the packed rows, and which entries are real.
+            # Padding points at row 0: as a key it is masked out, as a query its output is dropped.
+            plan = []
             for g in length_groups(lengths):
                 t = max(lengths[i] for i in g)
-                idx = np.full((len(g), t), n_tok, dtype=np.int64)
+                idx = np.zeros((len(g), t), dtype=np.int64)
+                real = np.zeros((len(g), t), dtype=bool)
                 for r, i in enumerate(g):
                     idx[r, :lengths[i]] = np.arange(starts[i], starts[i] + lengths[i])
-                idx_t = torch.from_numpy(idx)
-                valid = idx_t < n_tok
+                    real[r, :lengths[i]] = True
+                idx_t, valid = torch.from_numpy(idx), torch.from_numpy(real)
                 plan.append((idx_t, valid, valid[:, None, None, :], idx_t[valid]))
             hd = dim // heads
             for layer in self.layers:
                 qkv = self._linear(x, layer["qkv"])
-                qkv = torch.cat([qkv, qkv.new_zeros(1, 3 * dim)])  # the row padding points at
                 ctx = x.new_empty(n_tok, dim)
                 for idx_t, valid, key_mask, rows in plan:
                     b, t = idx_t.shape
