@@ -34,6 +34,7 @@ def cached_features(encoder, texts: list[str], progress: Progress | None = None)
     ident = hashlib.sha256(json.dumps(encoder.identity, sort_keys=True).encode()).hexdigest()[:16]
     folder = cache_dir() / "features" / ident
     keys = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts]
+    encoder = encoder.reference() if hasattr(encoder, "reference") else encoder  # not the bf16 fast path
     out: list[np.ndarray | None] = []
     for k in keys:
         f = folder / f"{k}.npy"

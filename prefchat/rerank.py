@@ -9,9 +9,9 @@ Without a profile there is nothing to personalise with: the first candidate is r
 and `note` says why. A profile fitted on a different basis (fingerprint mismatch) is refused, because
 its lambda means nothing in this basis's phi space; `prefchat profile refit` fixes that.
 
-The scorer (torch + MiniLM) is loaded lazily by `load()`, on the GPU when there is one: call it in a
-worker. `seconds` on the result is the time spent scoring, so it can be compared with generation time
-(target: reranking <= 5% of it).
+The scorer (torch + MiniLM) is loaded and warmed by `load()`, on the GPU when there is one: call it
+in a worker (the chat does at start-up, `ask` while it generates). `seconds` on the result is the
+time spent scoring, so it can be compared with generation time (target: reranking <= 5% of it).
 
 Every pick goes through the guard first (prefchat.generation.guard.screen): empty, wordless, looping,
 truncated and off-topic candidates are dropped before lambda . phi decides, with or without a profile.
@@ -99,6 +99,7 @@ class Reranker:
         self.device = device
         self._scorer = scorer
         self._lock = threading.Lock()
+        self._warm = False
         if profile is not None:
             if basis is None:
                 raise ValueError("a profile needs its basis")
@@ -113,15 +114,22 @@ class Reranker:
         return self.load()
 
     def load(self):
-        """The scorer, loading it on first use (seconds: torch + encoder). Thread-safe."""
+        """The scorer, loaded and warmed (encoder weights in memory, one tiny forward done) on first
+        use: seconds, so call it in a worker. Thread-safe: a rerank waits here for a load in
+        progress, so its timed window is scoring only."""
         if self.basis is None:
             return None
         with self._lock:
             if self._scorer is None:
                 self._scorer = self.basis.scorer(device=self.device)
-                from prefchat.generation.traits import warm
+                from prefchat.generation.traits import warm as warm_traits
 
-                warm()  # the card's labels, here in the worker rather than on the first turn
+                warm_traits()  # the card's labels, here in the worker rather than on the first turn
+            if not self._warm:
+                warm = getattr(self._scorer, "warm", None)  # a MiniLM encoder loads lazily until then
+                if warm is not None:
+                    warm()
+                self._warm = True
             return self._scorer
 
     def set_profile(self, profile) -> None:

@@ -6,6 +6,7 @@ to a terminal and to a pipe alike: a pipe often ends in a terminal (`| less -R`,
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Optional
 
 import typer
@@ -13,6 +14,21 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
+
+
+def load_scorer_in_background(session) -> threading.Thread:
+    """Load and warm the scorer in a thread while the model loads and generates. The rerank waits for
+    it (Reranker.load is locked), so the rerank time it reports is scoring only. A failure here is
+    left for the rerank to meet again and report as its note, with the candidates kept."""
+    def load() -> None:
+        try:
+            session.load_scorer()
+        except Exception:  # noqa: BLE001 - reported by the rerank, which retries the load
+            pass
+
+    thread = threading.Thread(target=load, name="prefchat-scorer-load", daemon=True)
+    thread.start()
+    return thread
 
 
 def ask(
@@ -31,6 +47,9 @@ def ask(
     from prefchat.config import parse_value
     from prefchat.errors import PrefchatError
     from prefchat.textsafe import clean
+    from prefchat.omp import prefer_passive_waits
+
+    prefer_passive_waits()  # before the model and the scorer load their thread pools
 
     if prompt == "-":
         prompt = sys.stdin.read()
@@ -42,6 +61,7 @@ def ask(
     if system is not None:
         cfg.system_prompt = system
     session = make_session(cfg, profile, with_history=False)
+    load_scorer_in_background(session)  # overlaps the model load and generation
     session.load_backend()
     session.add_user(prompt.strip())
     result = session.generate(seed=seed)

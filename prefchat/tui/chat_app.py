@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 
 from prefchat.config import DEFAULT_KEYMAP
 from prefchat.errors import PrefchatError
+from prefchat.omp import prefer_passive_waits
 from prefchat.textsafe import clean
 from prefchat.tui.chat_css import CSS
 
@@ -389,6 +390,7 @@ class ChatApp(App):
 
         try:
             state("preparing…")
+            prefer_passive_waits()  # before the model and the scorer load their thread pools
             session = self.session or self._factory()
             if self.session is None:
                 self.call_from_thread(self._session_ready, session)
