@@ -202,7 +202,11 @@ def phi_and_relevance(scorer, prompt: str, texts: list[str]):
         return np.asarray(scorer.phi(texts, [prompt] * len(texts)), dtype=np.float64), None
     import torch
 
-    feats = enc.features(texts + [prompt])
+    # Identical texts are encoded once and share a row, so they tie exactly (a matrix product can
+    # round identical rows differently by position), as Scorer.phi does.
+    uniq = list(dict.fromkeys(list(texts) + [prompt]))
+    rows = [uniq.index(t) for t in texts]
+    feats = enc.features(uniq)
     with torch.inference_mode():
-        phi = head(torch.as_tensor(feats[:-1], device=scorer.device)).double().cpu().numpy()
-    return phi, relevance.cosine(feats[-1], feats[:-1])
+        phi = head(torch.as_tensor(feats, device=scorer.device)).double().cpu().numpy()
+    return phi[rows], relevance.cosine(feats[uniq.index(prompt)], feats[rows])

@@ -326,8 +326,9 @@ def bench_chat(
                                    "reply's delay from generation end to the picked reply (0 skips it)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Time from starting `prefchat chat` to its first screen (input box and key hints) in a real pty,
-    and the first reply's delay after generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
+    """Time from starting `prefchat chat` to its first screen, and the first reply's pick delay.
+
+    The first screen is the input box and key hints, in a real pty; the first reply's delay after generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
     import os
     import statistics
     import sys

@@ -36,6 +36,7 @@ def eval_cmd(
                                     "corpus: the split's training users (for choosing settings)."),
 ) -> None:
     """New users: AUC and accuracy vs number of answers (active, random), with baselines and win rate.
+
     With --generation: the candidate strategies of chat, in simulation (see prefchat/generation)."""
     if generation:
         from prefchat.commands.eval_generation import run

@@ -206,8 +206,9 @@ def refit_cmd(name: str, basis: Optional[str] = typer.Option(None, "--basis", he
 @app.command("card")
 def card_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the default one)."),
              basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
-    """Print the profile's style card: a one-line instruction to paste into any assistant's custom
-    instructions. The card alone goes to stdout; what it rests on goes to stderr."""
+    """Print the profile's style card, a one-line instruction for any assistant's custom instructions.
+
+    The card alone goes to stdout; what it rests on goes to stderr."""
     from prefchat.basis import TRAIT_POLES, load_basis, shipped_models_dir
     from prefchat.errors import PrefchatError
     from prefchat.generation.card import style_card

@@ -32,7 +32,7 @@ def test_help_shows_no_type_for_flags(path):
     r = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100", "TERM": "xterm"})
     assert r.exit_code == 0, r.output
     assert "<bool>" not in r.output, r.output
-    help_row = next(line for line in r.output.splitlines() if "--help" in line)
+    help_row = next(line for line in r.output.splitlines() if re.match(r"^[\s│]*--help\b", line))
     assert re.search(r"--help\s+Show this message", help_row), help_row
 
 
