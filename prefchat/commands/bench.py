@@ -365,8 +365,8 @@ def bench_basis(
     if backbone is None and make_tiny is None:
         out = _bench_minilm(device, runs)
     else:
-        from prefchat.reward import backbone as bb
-        from prefchat.reward.encoders import default_device
+        from prefchat.basis import train_backbone as bb
+        from prefchat.basis.encoders import default_device
 
         if mode not in bb.MODES:
             raise PrefchatError(f"--mode must be one of {', '.join(bb.MODES)}, not {mode!r}")
@@ -416,7 +416,7 @@ def _bench_minilm(device, runs: int) -> dict:
 
     from prefchat.basis import load_basis
     from prefchat.corpus import load_corpus
-    from prefchat.reward.encoders import split_sentences
+    from prefchat.basis.encoders import split_sentences
 
     basis = load_basis()
     scorer = basis.scorer(device=device)

@@ -27,7 +27,7 @@ def files(tmp_path_factory):
 def test_mode_trains_and_basis_dir_scores_identically(files, mode):
     from prefchat.basis import load_basis
     from prefchat.loaders import load_data
-    from prefchat.reward.backbone import TokenizedResponses, train_backbone_basis
+    from prefchat.basis.train_backbone import TokenizedResponses, train_backbone_basis
 
     d, model, prefs, corpus = files
     data = load_data(f"pairwise:{prefs}")
@@ -61,7 +61,7 @@ def test_mode_trains_and_basis_dir_scores_identically(files, mode):
 def test_micro_batching_matches_one_batch(files):
     """accumulate=k gives the same training as one batch (the engine weights each micro-batch)."""
     from prefchat.loaders import load_data
-    from prefchat.reward.backbone import train_backbone_basis
+    from prefchat.basis.train_backbone import train_backbone_basis
 
     d, model, prefs, _ = files
     data = load_data(f"pairwise:{prefs}")
@@ -73,7 +73,7 @@ def test_micro_batching_matches_one_batch(files):
 
 
 def test_offline_backbone_is_one_clear_error(monkeypatch):
-    from prefchat.reward.backbone import load_backbone
+    from prefchat.basis.train_backbone import load_backbone
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(PrefchatError, match="cannot load backbone 'nobody/no-such-model'.*local model directory"):

@@ -10,7 +10,7 @@ import pytest
 
 from prefchat.basis import fingerprint, load_basis
 from prefchat.errors import PrefchatError
-from prefchat.reward import encoders
+from prefchat.basis import encoders
 
 
 def test_minilm_is_found_without_importing_it_and_verified():

@@ -112,7 +112,7 @@ class Basis:
 
     def scorer(self, device: str | None = None):
         """The text -> phi model (encoder + head). Loads torch and the encoder: call it in a worker."""
-        from prefchat.reward.basis_model import load_scorer
+        from prefchat.basis.scorer import load_scorer
 
         return load_scorer(self, device=device)
 
@@ -121,7 +121,7 @@ def shipped_models_dir() -> Path:
     """models/ inside the installed package (non-editable installs) or the checkout's models/."""
     import sys
 
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # prefchat/ (this file is prefchat/basis/format.py)
     for cand in (here.parent / "models", Path(sys.prefix) / "share" / "prefchat" / "models"):
         if cand.is_dir():
             return cand

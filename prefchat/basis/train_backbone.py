@@ -265,7 +265,7 @@ def load_scorer(basis, device: str | None = None) -> BackboneScorer:
     import torch
     from safetensors.torch import load_file
 
-    from prefchat.reward.encoders import default_device
+    from prefchat.basis.encoders import default_device
 
     enc = basis.meta["encoder"]
     device = device or default_device()
@@ -335,7 +335,7 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
     from prefchat.loaders import check_usable
     from prefchat.reward.data import Preferences
     from prefchat.reward.elicit import population_prior
-    from prefchat.reward.encoders import default_device
+    from prefchat.basis.encoders import default_device
     from prefchat.reward.factorize import PReF
 
     t0 = time.perf_counter()
@@ -404,7 +404,7 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
              b_ids=np.array(corpus.response_ids)[pb].astype(str), diffs=(cphi[pa] - cphi[pb]).astype(np.float32))
     axes = []
     if corpus.traits is not None and len(corpus.texts) > 10:
-        from prefchat.basis_train import trait_axes
+        from prefchat.basis.train import trait_axes
 
         ha, hb, _ = corpus.pairs()
         axes = trait_axes(cphi, corpus.traits, np.arange(len(corpus.texts)), ha, hb)

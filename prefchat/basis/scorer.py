@@ -63,12 +63,12 @@ def load_head(path, n_in: int, n_out: int) -> StyleHead:
 
 
 def load_scorer(basis, device: str | None = None) -> Scorer:
-    from prefchat.reward.encoders import MiniLMEncoder, default_device
+    from prefchat.basis.encoders import MiniLMEncoder, default_device
 
     enc_meta = basis.meta["encoder"]
     if enc_meta.get("kind") == "causal-lm":
-        # A transformers backbone basis (prefchat.reward.backbone); same Scorer interface.
-        from prefchat.reward.backbone import load_scorer as load_backbone_scorer
+        # A transformers backbone basis (prefchat.basis.train_backbone); same Scorer interface.
+        from prefchat.basis.train_backbone import load_scorer as load_backbone_scorer
 
         return load_backbone_scorer(basis, device=device)
     if enc_meta.get("kind") != "minilm":

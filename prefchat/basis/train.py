@@ -86,10 +86,10 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
     import torch
     from safetensors.torch import save_file
 
-    from prefchat.reward.basis_model import StyleHead
+    from prefchat.basis.scorer import StyleHead
     from prefchat.reward.data import PairTable, Preferences
     from prefchat.reward.elicit import population_prior
-    from prefchat.reward.encoders import MiniLMEncoder
+    from prefchat.basis.encoders import MiniLMEncoder
     from prefchat.reward.evaluate import fixed_scores
     from prefchat.reward.factorize import PReF
 
