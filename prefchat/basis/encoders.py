@@ -14,13 +14,12 @@ torch/transformers are imported inside the functions that need them."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from prefchat.digest import file_sha256
+from prefchat.fileio import file_sha256
 from prefchat.errors import PrefchatError
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -57,7 +56,6 @@ class MiniLMEncoder:
     kind = "minilm"
 
     def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.device = device or default_device()
         self.max_length = max_length
         self.batch_size = batch_size
@@ -72,8 +70,10 @@ class MiniLMEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         folder = locate_minilm(verify=True)
-        self._tokenizer = AutoTokenizer.from_pretrained(folder)
-        self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
+        # local_files_only: the verified folder is all we load, with no hub lookup. (This used to set
+        # HF_HUB_OFFLINE for the whole process, which also turned the hf chat backend offline.)
+        self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self._model = AutoModel.from_pretrained(folder, local_files_only=True).to(self.device).eval()
         self._torch = torch
 
     @property
