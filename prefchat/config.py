@@ -99,13 +99,7 @@ def mask(secret: str) -> str:
     return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
-def config_path() -> Path:
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("prefchat")) / "config.toml"
+from prefchat.paths import config_path  # noqa: E402  (its home is prefchat.paths; kept importable here)
 
 
 def _line_of(text: str, key: str, table: Optional[str] = None) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.paths import shipped_models_dir
 
 FORMAT = "prefchat.basis"
 FORMAT_VERSION = 1
@@ -117,15 +118,6 @@ class Basis:
         return load_scorer(self, device=device)
 
 
-def shipped_models_dir() -> Path:
-    """models/ inside the installed package (non-editable installs) or the checkout's models/."""
-    import sys
-
-    here = Path(__file__).resolve().parent.parent  # prefchat/ (this file is prefchat/basis/format.py)
-    for cand in (here.parent / "models", Path(sys.prefix) / "share" / "prefchat" / "models"):
-        if cand.is_dir():
-            return cand
-    return here.parent / "models"
 
 
 def resolve_basis_path(name_or_path: str | os.PathLike | None = None) -> Path:
