@@ -67,8 +67,8 @@ def load_scorer(basis, device: str | None = None) -> Scorer:
 
     enc_meta = basis.meta["encoder"]
     if enc_meta.get("kind") == "causal-lm":
-        # A transformers backbone basis (prefchat.basis.train_backbone); same Scorer interface.
-        from prefchat.basis.train_backbone import load_scorer as load_backbone_scorer
+        # A transformers backbone basis (prefchat.basis.backbone_scorer); same Scorer interface.
+        from prefchat.basis.backbone_scorer import load_scorer as load_backbone_scorer
 
         return load_backbone_scorer(basis, device=device)
     if enc_meta.get("kind") != "minilm":

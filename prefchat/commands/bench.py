@@ -137,13 +137,12 @@ def bench_generate(
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     if make_tiny:
-        from platformdirs import user_cache_dir
-
         from prefchat.llm import synthetic
+        from prefchat.paths import bench_cache_dir
 
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
-        cache = Path(user_cache_dir("prefchat")) / "bench"
+        cache = bench_cache_dir()
         if backend == "llama":
             path = Path(model) if model else cache / f"random-{make_tiny}-q8_0.gguf"
             if not path.exists():
@@ -365,11 +364,12 @@ def bench_basis(
     if backbone is None and make_tiny is None:
         out = _bench_minilm(device, runs)
     else:
-        from prefchat.basis import train_backbone as bb
         from prefchat.basis.encoders import default_device
+        from prefchat.bench import backbone as bb
+        from prefchat.reward.nets import MODES
 
-        if mode not in bb.MODES:
-            raise PrefchatError(f"--mode must be one of {', '.join(bb.MODES)}, not {mode!r}")
+        if mode not in MODES:
+            raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         dev = device or default_device()
         if make_tiny:
             if make_tiny != "qwen05b":

@@ -73,7 +73,8 @@ def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch
 
     from prefchat.errors import PrefchatError
     from prefchat.loaders import check_usable, load_data
-    from prefchat.basis.train_backbone import DEFAULT_BACKBONE, MODES, train_backbone_basis
+    from prefchat.basis.train_backbone import train_backbone_basis
+    from prefchat.reward.nets import DEFAULT_BACKBONE, MODES
     from prefchat.reward.distributed import init_from_env, shutdown
 
     if mode not in MODES:
