@@ -475,7 +475,7 @@ class ChatApp(App):
 
     @work(thread=True, exit_on_error=False, group="generate")
     def _generate(self, cancel: threading.Event) -> None:
-        from prefchat.llm.base import Cancelled  # prefchat.llm.base imports no backend
+        from prefchat.chat import Cancelled  # the UI reaches llm/ only through chat/
 
         try:
             result = self.session.generate(self._on_delta, cancel)
