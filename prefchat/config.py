@@ -162,7 +162,10 @@ def _check_keymap(km: dict, path: Path, text: str) -> dict:
 
 def read_file(path: Path) -> tuple[dict, str]:
     """The raw table and text of a config file ({} and "" when it does not exist)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a conditional dependency)
+        import tomli as tomllib
 
     try:
         text = path.read_bytes().decode("utf-8")

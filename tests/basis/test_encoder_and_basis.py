@@ -1,9 +1,6 @@
 """The embedded encoder is verified before use; the shipped basis is consistent with its files."""
 
-import hashlib
 import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,7 +76,6 @@ def test_pool_matches_the_scorer(shipped):
     d = scorer.pair_diffs([""] * 3, a, b)
     np.testing.assert_allclose(d, pool.diffs[pick], rtol=1e-3, atol=1e-3)
     # and the axes say something true: the length axis ranks a verbose reply above a concise one
-    length = next(ax for ax in shipped.axes if ax.trait == "length")
     verbose = next(t for t, tr in zip(c.texts, c.traits) if tr[0] == 1)
     concise = next(t for t, tr in zip(c.texts, c.traits) if tr[0] == -1)
     phi = scorer.phi([verbose, concise])
