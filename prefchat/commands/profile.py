@@ -129,7 +129,7 @@ def export_cmd(name: str,
                                                 help="Leave out your answers (private); the result "
                                                      "cannot be refitted on another basis."),
                force: bool = typer.Option(False, "--force", help="Replace FILE if it exists.")) -> None:
-    """Export a profile as JSON (the §4 profile format)."""
+    """Export a profile as JSON (the profile format of docs/FORMATS.md)."""
     import sys
 
     from prefchat.profiles.exchange import export_bytes, export_to_file

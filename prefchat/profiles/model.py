@@ -1,4 +1,4 @@
-"""The profile file (DESIGN.md §4) as a dataclass, and strict validation of untrusted input.
+"""The profile file (docs/FORMATS.md, Profile) as a dataclass, and strict validation of untrusted input.
 
 A profile file may come from another machine, so parsing treats it as hostile: the byte size is capped
 before anything is decoded, nesting depth is checked before `json` recurses, numbers must be finite,
