@@ -45,6 +45,7 @@ def trained(files):
     return get
 
 
+@pytest.mark.slow  # trains a backbone basis
 @pytest.mark.parametrize("mode", ["lora", "frozen"])
 def test_mode_trains_and_basis_dir_scores_identically(trained, mode):
     from prefchat.basis import load_basis
@@ -74,6 +75,7 @@ def test_mode_trains_and_basis_dir_scores_identically(trained, mode):
         assert max(np.abs(v).max() for v in load_file(str(out / "lora.safetensors")).values()) > 0
 
 
+@pytest.mark.slow  # trains a backbone basis
 def test_micro_batching_matches_one_batch(files):
     """accumulate=k gives the same training as one batch (the engine weights each micro-batch)."""
     from prefchat.loaders import load_data
@@ -115,6 +117,7 @@ def test_cli_refuses_single_user_and_reports_density(files, tmp_path):
     assert r.returncode == 2 and "prefs.jsonl:1:" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # trains a backbone basis
 def test_eval_runs_on_a_backbone_basis(files, trained):
     """A trained backbone basis works in `prefchat eval` like the default one (it reads prompts too)."""
     corpus = files[3]

@@ -9,6 +9,8 @@ import pytest
 
 from prefchat.corpus import load_corpus
 
+pytestmark = pytest.mark.slow  # trains bases and runs `prefchat eval`
+
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):

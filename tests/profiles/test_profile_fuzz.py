@@ -248,6 +248,7 @@ def test_hostile_doc_is_valid_before_mutation(world):
         assert carol[key] == doc[key], key
 
 
+@pytest.mark.slow  # fuzzing
 @settings(FUZZ, max_examples=1500)
 @given(data=st.data())
 def test_import_refuses_hostile_files_in_process(world, data):
@@ -264,6 +265,7 @@ def test_import_refuses_hostile_files_in_process(world, data):
     assert _snapshot(store.root) == before
 
 
+@pytest.mark.slow  # fuzzing
 @settings(FUZZ, max_examples=12)
 @given(data=st.data())
 def test_cli_refuses_hostile_files(world, basis_dir, data):
