@@ -3,6 +3,7 @@ the end screen, layout switching, and a load error that must not become a traceb
 
 from __future__ import annotations
 
+from textual.color import Color
 from textual.worker import WorkerCancelled
 
 from prefchat.tui.onboard_app import DoneScreen, HelpScreen, OnboardApp, QuizScreen
@@ -130,8 +131,9 @@ async def test_light_theme_renders_the_quiz(quiz_env):
             await started(app, pilot)
             assert "Question 1 of 15" in screen_text(app)
             assert app.current_theme.dark is not light
-            bg = app.screen.styles.background
-            fg = app.screen.query_one("#pair").styles.color
+            # the colours the question text is actually drawn in (after themes and auto contrast)
+            style = app.screen.query_one("#pair").rich_style
+            bg, fg = (Color.from_rich_color(c) for c in (style.bgcolor, style.color))
             assert (bg.brightness > 0.6) is light and (fg.brightness < 0.4) is light, (theme, bg, fg)
 
 
