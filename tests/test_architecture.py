@@ -266,3 +266,75 @@ def test_a_planted_violation_in_a_copy_of_prefchat_is_reported(tmp_path):
         "prefchat.reward.planted:2 -> prefchat.tui.chat_app (prefchat.reward may not import prefchat)",
         "prefchat.tui.planted:1 -> prefchat.llm.base (prefchat.tui may not import prefchat.llm)",
     }
+
+
+# -- pending until phase 2 ----------------------------------------------------------------------------
+
+HEAVY = {"torch", "transformers", "llama_cpp", "openai", "matplotlib", "safetensors", "peft", "gguf", "textual",
+         "tokenizers", "huggingface_hub"}
+
+
+def _imports(path: Path) -> tuple[set[str], set[tuple[int, str]]]:
+    """(top-level imported module names, {(line, name)} of function-local ones), absolute names only."""
+    top, local = set(), set()
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            names = []
+            if isinstance(child, ast.Import):
+                names = [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
+                names = [f"{child.module}.{a.name}" for a in child.names]  # resolved to a module below
+            for n in names:
+                (local.add((child.lineno, n)) if in_function else top.add(n))
+            visit(child, nested)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return top, local
+
+
+def lazy_imports_without_reason(pkg_root: Path) -> list[str]:
+    """Function-local imports that are not of a heavy library, nor of a prefchat module that loads one
+    when imported (directly or through its own top-level imports)."""
+    g = build_graph(pkg_root)
+    tops = {m: _imports(p)[0] for m, p in g.modules.items()}
+    heavy: dict[str, bool] = {}
+
+    def resolve(name: str) -> str:
+        while name not in g.modules and "." in name:
+            name = name.rsplit(".", 1)[0]
+        return name
+
+    def is_heavy(mod: str, seen=()) -> bool:
+        if mod not in heavy:
+            names = tops.get(mod, set())
+            heavy[mod] = any(n.split(".")[0] in HEAVY for n in names) or any(
+                is_heavy(m, seen + (mod,)) for m in map(resolve, names) if m in g.modules and m not in seen)
+        return heavy[mod]
+
+    out = []
+    for mod, path in sorted(g.modules.items()):
+        if mod == "prefchat.cli":  # lazy command registration keeps `prefchat --help` fast
+            continue
+        for line, name in sorted(_imports(path)[1]):
+            target = resolve(name)
+            if name.split(".")[0] in HEAVY or (target in g.modules and is_heavy(target)):
+                continue
+            out.append(f"{mod}:{line} {target if target in g.modules else name}")
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="phase 2 of issue 11 moves these imports to the top of their modules")
+def test_imports_are_at_the_top_unless_heavy():
+    lazy = lazy_imports_without_reason(ROOT / "prefchat")
+    assert not lazy, f"{len(lazy)} function-local imports with no heavy reason:\n" + "\n".join(lazy)
+
+
+def test_the_lazy_import_check_tells_heavy_from_light(tmp_path):
+    root = _package(tmp_path, {"pkg/__init__.py": "", "pkg/heavy.py": "import torch\n",
+                               "pkg/via.py": "from pkg import heavy\n",
+                               "pkg/ui.py": "def f():\n    import json\n    from pkg import via\n    import torch\n"
+                                            "    from pkg import light\n",
+                               "pkg/light.py": ""})
+    assert lazy_imports_without_reason(root) == ["pkg.ui:2 json", "pkg.ui:5 pkg.light"]
