@@ -132,13 +132,7 @@ def mask(secret: str) -> str:
     return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
-def config_path() -> Path:
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("prefchat")) / "config.toml"
+from prefchat.paths import config_path  # noqa: E402  (its home is prefchat.paths; kept importable here)
 
 
 def _line_of(text: str, key: str, table: Optional[str] = None) -> int:
@@ -226,7 +220,10 @@ def valid_key_name(name: str) -> bool:
 
 def read_file(path: Path) -> tuple[dict, str]:
     """The raw table and text of a config file ({} and "" when it does not exist)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a conditional dependency)
+        import tomli as tomllib
 
     try:
         text = path.read_bytes().decode("utf-8")

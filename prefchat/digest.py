@@ -1,14 +1,3 @@
-"""sha256 of a file, read in 1 MiB chunks (weights and datasets can be GBs)."""
+"""Kept so `from prefchat.digest import file_sha256` still works; the home is prefchat.fileio."""
 
-from __future__ import annotations
-
-import hashlib
-import os
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from prefchat.fileio import file_sha256  # noqa: F401

@@ -26,9 +26,9 @@ def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarr
     are also its input, so phi comes from the cached features without encoding twice."""
     import torch
 
-    from prefchat.basis_train import cached_features
-    from prefchat.reward.basis_model import Scorer
-    from prefchat.reward.encoders import MiniLMEncoder
+    from prefchat.basis.train import cached_features
+    from prefchat.basis.scorer import Scorer
+    from prefchat.basis.encoders import MiniLMEncoder
 
     scorer = basis.scorer()
     own_features = isinstance(scorer, Scorer)
@@ -47,7 +47,7 @@ def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, user
     """The standard-RLHF baseline: J = 1, one reward for everyone, trained the same way."""
     import torch
 
-    from prefchat.reward.basis_model import StyleHead
+    from prefchat.basis.scorer import StyleHead
     from prefchat.reward.data import PairTable, Preferences
     from prefchat.reward.factorize import PReF
 

@@ -138,13 +138,12 @@ def bench_generate(
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     if make_tiny:
-        from platformdirs import user_cache_dir
-
         from prefchat.llm import synthetic
+        from prefchat.paths import bench_cache_dir
 
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
-        cache = Path(user_cache_dir("prefchat")) / "bench"
+        cache = bench_cache_dir()
         if backend == "llama":
             path = Path(model) if model else cache / f"random-{make_tiny}-q8_0.gguf"
             if not path.exists():
@@ -328,7 +327,8 @@ def bench_chat(
 ) -> None:
     """Time from starting `prefchat chat` to its first screen, and the first reply's pick delay.
 
-    The first screen is the input box and key hints, in a real pty; the first reply's delay after generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
+    The first screen is the input box and key hints, in a real pty; the first reply's delay after
+    generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
     import os
     import statistics
     import sys
@@ -409,11 +409,12 @@ def bench_basis(
         typer.echo(json.dumps({k: out[k] for k in keys}) if as_json else report_minilm(out, _machine()))
         return
     else:
-        from prefchat.reward import backbone as bb
-        from prefchat.reward.encoders import default_device
+        from prefchat.basis.encoders import default_device
+        from prefchat.bench import backbone as bb
+        from prefchat.reward.nets import MODES
 
-        if mode not in bb.MODES:
-            raise PrefchatError(f"--mode must be one of {', '.join(bb.MODES)}, not {mode!r}")
+        if mode not in MODES:
+            raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         dev = device or default_device()
         if make_tiny:
             if make_tiny != "qwen05b":

@@ -40,7 +40,7 @@ def bench_guard(
     out = {"turn": cal.time_turn(prof, b, texts, c.prompt_text(c.prompt_ids[0]), [0.5] * n, n, repeats),
            "machine": f"{platform.machine()}, python {platform.python_version()}"}
     if calibrate:
-        from prefchat.basis_train import cached_features
+        from prefchat.basis.train import cached_features
 
         scorer = b.scorer(device="cpu")
         enc = scorer.encoder

@@ -26,7 +26,7 @@ import numpy as np
 def bench_texts(tokenizer_len, texts: list[str], k: int = 8) -> list[str]:
     """k real verbose corpus responses cut at a sentence end near 200 tokens: "about 200 tokens" of
     the prose the basis actually scores, not whole responses glued together (which ran to ~270)."""
-    from prefchat.reward.encoders import split_sentences
+    from prefchat.basis.encoders import split_sentences
 
     batch = []
     for t in texts:
@@ -63,7 +63,7 @@ def bench_minilm(runs: int = 20, compare: bool = True, threads: int = 0) -> dict
 
     from prefchat.basis import load_basis
     from prefchat.corpus import load_corpus
-    from prefchat.reward.basis_model import load_scorer
+    from prefchat.basis.scorer import load_scorer
 
     if threads > 0:
         torch.set_num_threads(threads)

@@ -133,7 +133,7 @@ def export_cmd(name: str,
                                                       "(your prompts and the model's replies); "
                                                       "lambda still includes them."),
                force: bool = typer.Option(False, "--force", help="Replace FILE if it exists.")) -> None:
-    """Export a profile as JSON (the §4 profile format).
+    """Export a profile as JSON (the profile format of docs/FORMATS.md).
 
     A plain export carries every answer as text: your onboarding answers and, from learning from
     your picks in chat, the raw chat prompts you typed and the model replies you compared. Use

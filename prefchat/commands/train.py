@@ -43,7 +43,7 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from prefchat.basis_train import train_basis
+    from prefchat.basis.train import train_basis
     from prefchat.corpus.load import load_corpus, require_prompts
 
     require_prompts(load_corpus(corpus), 2, "train")  # a clear line, before loading the encoder
@@ -75,7 +75,8 @@ def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch
 
     from prefchat.errors import PrefchatError
     from prefchat.loaders import check_usable, load_data
-    from prefchat.reward.backbone import DEFAULT_BACKBONE, MODES, train_backbone_basis
+    from prefchat.basis.train_backbone import train_backbone_basis
+    from prefchat.reward.nets import DEFAULT_BACKBONE, MODES
     from prefchat.reward.distributed import init_from_env, shutdown
 
     if mode not in MODES:

@@ -1,4 +1,4 @@
-"""The style corpus (DESIGN.md section 2): loading, simulated users, splits, preference matrices."""
+"""The style corpus (docs/FORMATS.md, Corpus): loading, simulated users, splits, preference matrices."""
 
 from prefchat.corpus.load import TRAITS, Corpus, load_corpus, shipped_corpus_path
 from prefchat.corpus.users import KAPPA, SimUsers, dense_users, paper_users, simulate

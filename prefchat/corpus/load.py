@@ -10,12 +10,9 @@ import numpy as np
 
 from prefchat.errors import PrefchatError
 from prefchat.loaders.base import parse_json_line
+from prefchat.paths import shipped_corpus_path
 
 TRAITS = ("length", "formality", "humour", "elicitation", "politeness", "enthusiasm", "confidence")
-
-
-def shipped_corpus_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "style_corpus.jsonl"
 
 
 @dataclass

@@ -74,7 +74,7 @@ STRUCTURED = {"table 7 rows": _table(7), "table 30 rows": _table(30), "table 100
 
 
 def repetition_numbers(texts: list[str], seed: int = 0, samples: int = 400) -> dict:
-    from prefchat.reward.encoders import split_sentences
+    from prefchat.basis.encoders import split_sentences
 
     rng = np.random.default_rng(seed)
     sents = [s for t in texts for s in split_sentences(t) if len(s.split()) >= 4]

@@ -14,7 +14,8 @@ every real answer, and a reply that was just "\\x00" won a chat turn. So every p
              has prompt-reply similarities)
 
 It never drops every candidate: when all fail, the least bad one (by the order of the list above,
-then by its measure) stays, ok=True, with a reason that says so. The guard reads text only (regexes, a set of 4-grams, one zlib pass per text): about 1.5 ms of CPU
+then by its measure) stays, ok=True, with a reason that says so. The guard reads text only (regexes,
+a set of 4-grams, one zlib pass per text): about 1.5 ms of CPU
 for 8 replies of ~1,400 characters (`prefchat bench guard`), and per-text facts are cached."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Prompt-reply relevance from the features the shipped basis already computes.
 
 The MiniLM basis reads, per text, the mean and the max of its sentences' embeddings plus surface
-statistics (prefchat.reward.encoders.MiniLMEncoder.features). The mean sentence embedding is a fine
+statistics (prefchat.basis.encoders.MiniLMEncoder.features). The mean sentence embedding is a fine
 text embedding, so relevance costs only the prompt's sentences in the same encoder batch:
 
     relevance(x, y) = cos(mean_sentence_embedding(x), mean_sentence_embedding(y))
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prefchat.reward.encoders import FEATURES, STAT_NAMES
+from prefchat.basis.encoders import FEATURES, STAT_NAMES
 
 
 def supports(encoder) -> bool:

@@ -95,7 +95,7 @@ def basis_phi(basis, corpus, progress=None) -> tuple[np.ndarray, Optional[np.nda
     basis's encoder gives no sentence embeddings). Encoder features are cached on disk."""
     import torch
 
-    from prefchat.basis_train import cached_features
+    from prefchat.basis.train import cached_features
     from prefchat.generation import relevance
 
     scorer = basis.scorer()

@@ -11,7 +11,8 @@
           bolder, shorter card: see FOCUSED_THRESHOLD)
 
 With no profile (or one from another basis) there is nothing to instruct with and every strategy is
-plain; a candidate whose instruction would name no trait is a plain sample. The default is the strategy that won `prefchat eval --generation` (BENCHMARKS.md)."""
+plain; a candidate whose instruction would name no trait is a plain sample. The default is the
+strategy that won `prefchat eval --generation` (BENCHMARKS.md)."""
 
 from __future__ import annotations
 

@@ -171,7 +171,8 @@ class Backend(ABC):
         if cancel.is_set():
             raise Cancelled()
         out = self._generate(request, on_delta or (lambda _i, _t: None), cancel)
-        assert len(out) == request.n, "backend returned the wrong number of candidates"
+        if len(out) != request.n:  # a real check: `assert` vanishes under python -O
+            raise BackendError(f"{self.describe()} returned {len(out)} candidates for n={request.n}")
         return out
 
     def close(self) -> None:

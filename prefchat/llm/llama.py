@@ -1,6 +1,6 @@
 """llama.cpp backend (llama-cpp-python's low-level API) with true batched best-of-N.
 
-The high-level `Llama` class has no `n` (DESIGN.md §6), and N separate runs cost N times one run.
+The high-level `Llama` class has no `n` (docs/FORMATS.md, LLM backends), and N separate runs cost N times one run.
 Here the N candidates are N sequences of one llama.cpp context:
 
 1. the prompt is decoded once, as sequence 0;

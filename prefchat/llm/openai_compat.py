@@ -2,7 +2,7 @@
 
 Best-of-N: the first request asks for `n=N`. Servers that honour `n` return N choices in one stream
 (one prompt evaluation, batched decoding on their side). Several popular local servers silently
-ignore `n` and return one choice (DESIGN.md §6); then the missing candidates are fetched as N-1
+ignore `n` and return one choice (docs/FORMATS.md, LLM backends); then the missing candidates are fetched as N-1
 concurrent single requests with seeds seed+1, ..., and the backend remembers not to ask for `n`
 again. The first choice is kept either way, so detection costs nothing.
 

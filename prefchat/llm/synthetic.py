@@ -1,7 +1,7 @@
 """Random-weight models for tests and benchmarks: a GGUF written with the `gguf` package and a tiny
 Hugging Face Qwen2 with a tokenizer trained in-process.
 
-Why random weights are good enough: decoding speed does not depend on the weight values (DESIGN.md §6),
+Why random weights are good enough: decoding speed does not depend on the weight values (docs/FORMATS.md, LLM backends),
 and the backends' contracts (batching, seeds, streaming, cancel) do not depend on the text making sense.
 Nothing here downloads anything.
 

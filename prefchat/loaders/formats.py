@@ -140,7 +140,7 @@ def load_prism(path: Path) -> PairwiseData:
 
 
 def load_corpus_users(path: Path | None, seed: int = 0, users: str = "paper") -> PairwiseData:
-    """The project's corpus format (DESIGN.md section 2) with simulated users: the paper's 84
+    """The project's corpus format (docs/FORMATS.md, Corpus) with simulated users: the paper's 84
     two-trait users (or `dense`) judge every within-prompt pair, ties where their rewards are equal."""
     from prefchat.corpus import dense_users, load_corpus, paper_users, simulate
 

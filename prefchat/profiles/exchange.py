@@ -1,6 +1,6 @@
 """Export and import of profile files between machines and people.
 
-Export writes the §4 format (optionally without answers, for privacy). Import treats the file as
+Export writes the profile format (docs/FORMATS.md) (optionally without answers, for privacy). Import treats the file as
 untrusted (see model.parse_bytes), never replaces an existing profile unless forced, and handles a
 profile fitted on another basis: with answers it is refitted on the current basis (the user is told),
 without answers it is refused, since its lambda means nothing in this basis."""

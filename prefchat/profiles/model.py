@@ -1,4 +1,4 @@
-"""The profile file (DESIGN.md §4) as a dataclass, and strict validation of untrusted input.
+"""The profile file (docs/FORMATS.md, Profile) as a dataclass, and strict validation of untrusted input.
 
 A profile file may come from another machine, so parsing treats it as hostile: the byte size is capped
 before anything is decoded, nesting depth is checked before `json` recurses, numbers must be finite,
@@ -271,7 +271,10 @@ def _vector(v: object, n: int, where: str) -> list[float]:
 def _timestamp(v: object, where: str) -> str:
     s = _str(v, where, 40)
     try:
-        ok = TIMESTAMP_RE.fullmatch(s) is not None and datetime.fromisoformat(s) is not None
+        # Python 3.10's fromisoformat reads neither a trailing Z nor 1-5 fraction digits: normalise both
+        iso = s[:-1] + "+00:00" if s.endswith("Z") else s
+        iso = re.sub(r"\.(\d{1,6})", lambda m: "." + m.group(1).ljust(6, "0"), iso)
+        ok = TIMESTAMP_RE.fullmatch(s) is not None and datetime.fromisoformat(iso) is not None
     except ValueError:
         ok = False
     if not ok:

@@ -36,13 +36,7 @@ TEMP_SUFFIX = ".tmp"
 STALE_TEMP_S = 600         # a temp file this old belongs to a process that died mid-write
 
 
-def data_dir() -> Path:
-    home = os.environ.get("PREFCHAT_HOME")
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("prefchat"))
+from prefchat.paths import data_dir  # noqa: E402  (its home is prefchat.paths; kept importable here)
 
 
 def make_private_dirs(d: Path) -> None:

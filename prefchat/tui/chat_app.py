@@ -198,6 +198,13 @@ class HistoryScreen(ModalScreen[Optional[int]]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Close"), Binding("d", "delete", "Delete")]
 
+    class Deleted(TMessage):
+        """A conversation was deleted here; the app drops it if it is the open one."""
+
+        def __init__(self, conv_id: int) -> None:
+            super().__init__()
+            self.conv_id = conv_id
+
     def __init__(self, history) -> None:
         super().__init__()
         self.history = history
@@ -249,7 +256,7 @@ class HistoryScreen(ModalScreen[Optional[int]]):
                 self.notify(clean(str(self.history.problem)), title="Not deleted",
                             severity="error", timeout=8)
                 return
-            self.app.on_conversation_deleted(int(opt.id))
+            self.post_message(self.Deleted(int(opt.id)))  # a message, not a call into the app
             self.notify(f"Deleted conversation #{opt.id}.", timeout=2)
             self._fill()
 
@@ -541,7 +548,7 @@ class ChatApp(App):
 
     @work(thread=True, exit_on_error=False, group="generate")
     def _generate(self, cancel: threading.Event) -> None:
-        from prefchat.llm.base import Cancelled  # prefchat.llm.base imports no backend
+        from prefchat.chat import Cancelled  # the UI reaches llm/ only through chat/
 
         try:
             result = self.session.generate(self._on_delta, cancel)
@@ -655,6 +662,9 @@ class ChatApp(App):
                     f"on) does not support it — install wl-copy, xclip or xsel{cut}.", timeout=6)
 
     def action_alternatives(self) -> None:
+        if self.generating:  # picking one would learn (scorer) while the drafts are being scored
+            self.notify("Wait for the reply (Esc cancels it) before choosing an alternative.", timeout=3)
+            return
         msg = self.session.last_reply() if self.session else None
         if msg is None or not msg.candidates:
             self.notify("No alternatives yet: send a message first.", timeout=2)
@@ -693,8 +703,12 @@ class ChatApp(App):
             self.call_from_thread(self.notify, clean(_unexpected(exc)), title="Not learned",
                                   severity="error", timeout=8)
             return
+        self.call_from_thread(self._learned, res)
+
+    def _learned(self, res) -> None:
+        """On the UI thread: the worker only hands the result over."""
         self.last_choice = res
-        self.call_from_thread(self.notify, res.note, timeout=3)
+        self.notify(res.note, timeout=3)
 
     def action_system_prompt(self) -> None:
         if self.session is None:
@@ -727,7 +741,8 @@ class ChatApp(App):
         await self._render_conversation()
         self.notify(f"Resumed conversation #{conv_id}.", timeout=2)
 
-    def on_conversation_deleted(self, conv_id: int) -> None:
+    def on_history_screen_deleted(self, event: HistoryScreen.Deleted) -> None:
+        conv_id = event.conv_id
         if self.session is not None and self.session.conv_id == conv_id:
             self.session.new_conversation()
             self.log_view.remove_children()

@@ -29,7 +29,7 @@ from prefchat.errors import PrefchatError
 DEFAULT_QUESTIONS = 15
 MORE_QUESTIONS = 5          # "a few more" at the end
 MIN_BEFORE_EARLY_STOP = 6   # never stop early on a handful of lucky answers
-OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # P(displayed A preferred); ties count as 0.5 (DESIGN §2)
+OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # P(displayed A preferred); ties count as 0.5 (docs/FORMATS.md, Corpus)
 CHOICES = tuple(OUTCOME)
 
 

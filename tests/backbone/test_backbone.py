@@ -23,17 +23,34 @@ def files(tmp_path_factory):
         tiny_corpus(d / "corpus.jsonl")
 
 
-@pytest.mark.parametrize("mode", ["lora", "frozen"])
-def test_mode_trains_and_basis_dir_scores_identically(files, mode):
-    from prefchat.basis import load_basis
+@pytest.fixture(scope="module")
+def trained(files):
+    """trained(mode) -> (basis dir, meta): trained on first request and kept for the module, so a test
+    that needs a trained basis gets one whatever order the tests run in."""
+    from prefchat.basis.train_backbone import train_backbone_basis
     from prefchat.loaders import load_data
-    from prefchat.reward.backbone import TokenizedResponses, train_backbone_basis
 
     d, model, prefs, corpus = files
-    data = load_data(f"pairwise:{prefs}")
-    out = d / f"basis-{mode}"
-    meta = train_backbone_basis(data, out, backbone=str(model), mode=mode, dims=3, epochs=3, batch_size=16,
-                                accumulate=2, lr=0.01, max_length=64, device="cpu", pool_corpus=corpus)
+    done = {}
+
+    def get(mode):
+        if mode not in done:
+            out = d / f"basis-{mode}"
+            meta = train_backbone_basis(load_data(f"pairwise:{prefs}"), out, backbone=str(model), mode=mode,
+                                        dims=3, epochs=3, batch_size=16, accumulate=2, lr=0.01, max_length=64,
+                                        device="cpu", pool_corpus=corpus)
+            done[mode] = out, meta
+        return done[mode]
+
+    return get
+
+
+@pytest.mark.slow  # trains a backbone basis
+@pytest.mark.parametrize("mode", ["lora", "frozen"])
+def test_mode_trains_and_basis_dir_scores_identically(trained, mode):
+    from prefchat.basis import load_basis
+
+    out, meta = trained(mode)
     assert meta["training"]["mode"] == mode and meta["encoder"]["kind"] == "causal-lm"
     assert meta["training"]["density"] == 1.0
     assert (out / "lora.safetensors").exists() == (mode == "lora")
@@ -58,10 +75,11 @@ def test_mode_trains_and_basis_dir_scores_identically(files, mode):
         assert max(np.abs(v).max() for v in load_file(str(out / "lora.safetensors")).values()) > 0
 
 
+@pytest.mark.slow  # trains a backbone basis
 def test_micro_batching_matches_one_batch(files):
     """accumulate=k gives the same training as one batch (the engine weights each micro-batch)."""
     from prefchat.loaders import load_data
-    from prefchat.reward.backbone import train_backbone_basis
+    from prefchat.basis.train_backbone import train_backbone_basis
 
     d, model, prefs, _ = files
     data = load_data(f"pairwise:{prefs}")
@@ -73,7 +91,7 @@ def test_micro_batching_matches_one_batch(files):
 
 
 def test_offline_backbone_is_one_clear_error(monkeypatch):
-    from prefchat.reward.backbone import load_backbone
+    from prefchat.reward.nets import load_backbone
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(PrefchatError, match="cannot load backbone 'nobody/no-such-model'.*local model directory"):
@@ -99,11 +117,11 @@ def test_cli_refuses_single_user_and_reports_density(files, tmp_path):
     assert r.returncode == 2 and "prefs.jsonl:1:" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_eval_runs_on_a_backbone_basis(files):
+@pytest.mark.slow  # trains a backbone basis
+def test_eval_runs_on_a_backbone_basis(files, trained):
     """A trained backbone basis works in `prefchat eval` like the default one (it reads prompts too)."""
-    d, _model, _prefs, corpus = files
-    basis = d / "basis-frozen"
-    assert (basis / "basis.json").is_file()  # written by the frozen-mode test above
+    corpus = files[3]
+    basis, _ = trained("frozen")
     r = subprocess.run([sys.executable, "-m", "prefchat", "eval", "--corpus", str(corpus), "--basis", str(basis),
                         "--answers", "1,2", "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]

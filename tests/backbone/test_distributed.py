@@ -13,6 +13,8 @@ import pytest
 
 from .helpers import write_pairwise, write_tiny_qwen
 
+pytestmark = pytest.mark.slow  # DDP training in subprocesses
+
 pytest.importorskip("transformers")
 
 

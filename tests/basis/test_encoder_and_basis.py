@@ -1,16 +1,13 @@
 """The embedded encoder is verified before use; the shipped basis is consistent with its files."""
 
-import hashlib
 import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prefchat.basis import fingerprint, load_basis
 from prefchat.errors import PrefchatError
-from prefchat.reward import encoders
+from prefchat.basis import encoders
 
 
 def test_minilm_is_found_without_importing_it_and_verified():
@@ -72,7 +69,7 @@ def test_pool_matches_the_scorer(shipped):
 
     c = load_corpus()
     pool = shipped.pool()
-    from prefchat.reward.basis_model import load_scorer
+    from prefchat.basis.scorer import load_scorer
 
     # the pool is built on the reference fp32 path; the app's fast path is held to that path in
     # tests/reward/test_fast_scorer.py (bf16 rounding moves single entries by ~1e-3)
@@ -83,7 +80,6 @@ def test_pool_matches_the_scorer(shipped):
     d = scorer.pair_diffs([""] * 3, a, b)
     np.testing.assert_allclose(d, pool.diffs[pick], rtol=1e-3, atol=1e-3)
     # and the axes say something true: the length axis ranks a verbose reply above a concise one
-    length = next(ax for ax in shipped.axes if ax.trait == "length")
     verbose = next(t for t, tr in zip(c.texts, c.traits) if tr[0] == 1)
     concise = next(t for t, tr in zip(c.texts, c.traits) if tr[0] == -1)
     phi = scorer.phi([verbose, concise])

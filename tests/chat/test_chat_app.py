@@ -1,6 +1,7 @@
 """The chat TUI through Pilot with the REAL llama.cpp backend on the tiny random GGUF and the real
 scorer of the shipped basis: send, cancel (prompt comes back), alternatives + pick (lambda changes
-and is saved), resume from history, and backend errors shown without losing the conversation."""
+and is saved), and backend errors shown without losing the conversation. The app's own logic on a
+scripted backend (fast; resume, learning off, concurrency rules) is test_chat_app_fast.py."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import time
 
 import numpy as np
 
-from prefchat.chat.history import History, Message
+from prefchat.chat.history import History
 from prefchat.config import Config
-from prefchat.tui.chat_app import AlternativesScreen, ChatApp, HistoryScreen, Notice, ReplyBubble
+from prefchat.tui.chat_app import AlternativesScreen, ChatApp, Notice, ReplyBubble
 
 from tests.tui.screens import screen_text, sync
 
@@ -152,47 +153,6 @@ async def test_alternatives_pick_updates_and_saves_lambda(home, tiny_gguf, basis
     np.testing.assert_allclose(saved["lambda"], lam, rtol=1e-6, atol=1e-9)
     # the history remembers which candidate is shown
     assert History().get(app.session.conv_id).messages[1].chosen == second["index"]
-
-
-@sync
-async def test_learning_can_be_switched_off(home, tiny_gguf, basis, scorer):
-    prof = make_profile(basis)
-    app = ChatApp(factory(cfg_for(tiny_gguf, n=2, learn_from_choices=False), scorer))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(app, pilot)
-        await send(app, pilot, *"hm")
-        await pilot.press("ctrl+o", "2")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert app.session.messages[-1].chosen == app.session.messages[-1].candidates[1]["index"]
-    saved = json.loads((home / "profiles" / "me.json").read_text())
-    assert saved["answers"] == [] and saved["lambda"] == prof.lam
-
-
-@sync
-async def test_resume_from_history_screen_and_continue(home, tiny_gguf, basis, scorer):
-    h = History()
-    cid = h.create(title="old chat", system_prompt="Be terse.")
-    h.add_message(cid, Message("user", "first question"))
-    h.add_message(cid, Message("assistant", "first **answer**", [], None, {}))
-    app = ChatApp(factory(cfg_for(tiny_gguf, n=2), scorer))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f2")
-        await pilot.pause()
-        assert isinstance(app.screen, HistoryScreen) and "old chat" in screen_text(app)
-        await pilot.press("enter")
-        await pilot.pause()
-        await pilot.pause()
-        text = screen_text(app)
-        assert "first question" in text and "first answer" in text and "Be terse." in text
-        assert app.session.conv_id == cid and app.session.system_prompt == "Be terse."
-        await send(app, pilot, *"more")
-        req = app.session.request()
-        assert [m["role"] for m in req.messages] == ["system", "user", "assistant", "user",
-                                                     "assistant"]
-    assert [m.content for m in History().get(cid).messages][:3] == [
-        "first question", "first **answer**", "more"]
 
 
 def closed_port() -> int:

@@ -13,7 +13,7 @@ from prefchat.corpus import TRAITS, load_corpus, paper_users, simulate, dense_us
 from prefchat.corpus.splits import load_split, make_split
 from prefchat.errors import PrefchatError
 
-AGREEMENT = Path(__file__).resolve().parents[2] / "docs" / "corpus" / "agreement.json"
+AUDIT = Path(__file__).resolve().parents[2] / "docs" / "corpus" / "audit"
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,34 @@ def test_no_duplicate_or_near_duplicate_texts(corpus):
     assert len(set(prompts)) == len(prompts)
 
 
-def test_label_agreement_floor():
-    report = json.loads(AGREEMENT.read_text())
-    assert set(report) == set(TRAITS)
-    for t, r in report.items():
-        assert r["agreement"] >= 0.70, (t, r)
+def _length_label(text):
+    """The measurable definition of length (docs/FORMATS.md): verbose >= 120 words; concise <= 3
+    sentences and <= 60 words."""
+    n, s = len(_words(text)), len(_sentences(text))
+    return 1 if n >= 120 else (-1 if s <= 3 and n <= 60 else 0)
+
+
+def test_labels_follow_the_blind_audit(corpus):
+    """Recomputed from the committed blind-audit labels (docs/corpus/audit), not read from a report:
+    the length label is its measurable definition; for every other trait the blind reader's label
+    wins wherever the reader saw the trait; and per trait the final labels agree with the blind
+    reading on at least 70 % of the responses."""
+    audit = {}
+    for f in sorted(AUDIT.glob("batch*_labels.jsonl")):
+        for line in f.read_text().splitlines():
+            d = json.loads(line)
+            audit[d["id"]] = d["traits"]
+    assert set(audit) == set(corpus.response_ids)
+    agree = Counter()
+    for i, rid in enumerate(corpus.response_ids):
+        labels, blind = dict(zip(TRAITS, corpus.traits[i].tolist())), audit[rid]
+        assert labels["length"] == _length_label(corpus.texts[i]), rid
+        for t in TRAITS[1:]:
+            if blind[t] != 0:
+                assert labels[t] == blind[t], (rid, t, labels[t], blind[t])
+        agree.update(t for t in TRAITS if labels[t] == blind[t])
+    for t in TRAITS:
+        assert agree[t] / len(audit) >= 0.70, (t, agree[t] / len(audit))
 
 
 def test_paper_users():

@@ -1,4 +1,4 @@
-"""Strict validation of the §4 profile format: each rule has a case that must be refused."""
+"""Strict validation of the profile format (docs/FORMATS.md): each rule has a case that must be refused."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ KILLS = 30
 MAX_KILLS = 120  # keep killing (bounded) until at least one kill has landed inside a write
 
 
+@pytest.mark.slow  # kills writer processes until one dies mid-write
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_during_saves_never_corrupts(tmp_path):
     basis = write_basis(tmp_path / "models")

@@ -47,7 +47,8 @@ def test_fit_is_the_exact_map_estimate():
     eps = 1e-6
     num = np.zeros((4, 4))
     for j in range(4):
-        e = np.zeros(4); e[j] = eps
+        e = np.zeros(4)
+        e[j] = eps
         gp = v.T @ (1 / (1 + np.exp(-(v @ (lam + e)))) - y) + 0.7 * (lam + e - mu)
         gm = v.T @ (1 / (1 + np.exp(-(v @ (lam - e)))) - y) + 0.7 * (lam - e - mu)
         num[:, j] = (gp - gm) / (2 * eps)

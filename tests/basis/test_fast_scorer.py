@@ -9,9 +9,9 @@ import pytest
 
 from prefchat.basis import load_basis
 from prefchat.corpus import load_corpus
-from prefchat.reward.basis_model import load_scorer
-from prefchat.reward.encoders import locate_minilm, split_sentences
-from prefchat.reward.minilm_fast import FastMiniLM, length_groups
+from prefchat.basis.scorer import load_scorer
+from prefchat.basis.encoders import locate_minilm, split_sentences
+from prefchat.basis.minilm_fast import FastMiniLM, length_groups
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_length_groups_cover_every_sentence_once_with_bounded_padding(lengths):
 
 
 def test_feature_cache_always_holds_reference_features(scorers, tmp_path, monkeypatch):
-    from prefchat.basis_train import cached_features
+    from prefchat.basis.train import cached_features
 
     monkeypatch.setenv("PREFCHAT_CACHE", str(tmp_path))
     fast, ref = scorers
@@ -123,7 +123,7 @@ def test_warm_loads_the_encoder(basis):
 
 
 def test_long_inputs_run_in_bounded_passes_with_the_same_result(scorers, texts, monkeypatch):
-    import prefchat.reward.minilm_fast as mf
+    import prefchat.basis.minilm_fast as mf
 
     fast = scorers[0].encoder._fast
     sents = [s for t in texts[:12] for s in split_sentences(t)]
@@ -142,6 +142,6 @@ def test_the_fast_path_is_the_cpu_default_and_can_be_switched_off(basis, monkeyp
     assert load_scorer(basis, "cpu").encoder.fast
     monkeypatch.setenv("PREFCHAT_FAST_SCORER", "0")
     assert not load_scorer(basis, "cpu").encoder.fast
-    from prefchat.reward.encoders import MiniLMEncoder
+    from prefchat.basis.encoders import MiniLMEncoder
 
     assert not MiniLMEncoder(device="cuda", fast=True).fast  # CPU only: a GPU keeps the fp32 model

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.paths import shipped_models_dir
 
 FORMAT = "prefchat.basis"
 FORMAT_VERSION = 1
@@ -112,20 +113,11 @@ class Basis:
 
     def scorer(self, device: str | None = None):
         """The text -> phi model (encoder + head). Loads torch and the encoder: call it in a worker."""
-        from prefchat.reward.basis_model import load_scorer
+        from prefchat.basis.scorer import load_scorer
 
         return load_scorer(self, device=device)
 
 
-def shipped_models_dir() -> Path:
-    """models/ inside the installed package (non-editable installs) or the checkout's models/."""
-    import sys
-
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "models", Path(sys.prefix) / "share" / "prefchat" / "models"):
-        if cand.is_dir():
-            return cand
-    return here.parent / "models"
 
 
 def resolve_basis_path(name_or_path: str | os.PathLike | None = None) -> Path:

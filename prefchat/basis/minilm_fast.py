@@ -1,5 +1,5 @@
 """A fast CPU forward pass of all-MiniLM-L6-v2 that gives the same sentence embeddings as the
-transformers model (prefchat.reward.encoders.MiniLMEncoder), without its padding and per-call costs.
+transformers model (prefchat.basis.encoders.MiniLMEncoder), without its padding and per-call costs.
 
 Why it is faster, and why it is still the same function:
 * Packed tokens. The sentences of all candidates are tokenized without padding and laid end to end:

@@ -1,0 +1,92 @@
+"""`prefchat bench` end to end through the CLI, each subcommand at its smallest size: the output has
+the documented structure and the figures are sane (positive times, token counts that follow from the
+arguments, ratios that follow from the medians). These check the measuring code, not the speed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.backbone.helpers import write_tiny_qwen
+from tests.llm.tiny_models import write_tiny_gguf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "prefchat", "bench", *args], capture_output=True, text=True,
+                       timeout=timeout, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    return r
+
+
+def test_generate_best_of_n_on_a_random_gguf(isolated_locations):
+    r = bench("generate", "--make-tiny", "tiny", "-n", "2", "--max-tokens", "4", "--repeats", "1",
+              "--threads", "1", "--json")
+    out = json.loads(r.stdout)
+    # the model is built once into PREFCHAT_CACHE/bench, not into the user's cache
+    assert Path(out["model"]).parent == isolated_locations["cache"] / "bench" and Path(out["model"]).is_file()
+    assert out["n"] == 2 and out["backend"] == "llama" and isinstance(out["batched"], bool)
+    assert out["single"]["tokens"] == 4 and out["best_of_n"]["tokens"] == 8  # end-of-turn is ignored
+    for k in ("single", "best_of_n"):
+        assert out[k]["median_s"] > 0 and len(out[k]["runs_s"]) == 1
+        assert out[k]["tok_per_s"] == pytest.approx(out[k]["tokens"] / out[k]["median_s"])
+    assert out["ratio"] == pytest.approx(out["best_of_n"]["median_s"] / out["single"]["median_s"])
+    assert out["rerank"] is None and out["load_s"] >= 0 and len(out["loadavg_1min"]) == 2
+
+
+def test_onboard_time_to_first_question():
+    r = bench("onboard", "--runs", "1", "--plain")
+    m = re.search(r"onboard --plain \(to the first question\): command -> first screen, median of 1: (\d+) ms", r.stdout)
+    assert m, r.stdout
+    assert 0 < int(m.group(1)) < 60_000
+
+
+def test_chat_time_to_first_paint(tmp_path):
+    model = write_tiny_gguf(tmp_path / "tiny.gguf")
+    r = bench("chat", "--runs", "1", "--model", str(model))
+    m = re.search(r"prefchat chat \(to the first paint\): command -> first screen, median of 1: (\d+) ms", r.stdout)
+    assert m, r.stdout
+    assert 0 < int(m.group(1)) < 60_000
+
+
+@pytest.mark.slow  # loads MiniLM in a subprocess (~30 s on 2 shared cores)
+def test_basis_minilm_scoring_latency():
+    out = json.loads(bench("basis", "--runs", "2", "--device", "cpu", "--json").stdout)
+    assert out["basis"] == "style-v1" and out["device"] == "cpu"
+    assert 185 <= out["tokens"] <= 215  # the "8 responses of ~200 tokens" the figure is quoted for
+    lat = out["latency_ms"]
+    assert lat["runs"] == 2 and 0 < lat["min"] <= lat["median"]
+
+
+@pytest.mark.slow  # trains and scores a backbone in a subprocess (~30 s on 2 shared cores)
+def test_basis_backbone_training_and_scoring_throughput(tmp_path):
+    model = write_tiny_qwen(tmp_path / "tiny-qwen")
+    out = json.loads(bench("basis", "--backbone", str(model), "--mode", "frozen", "--device", "cpu", "--steps", "1",
+                           "--train-pairs", "2", "--train-tokens", "8", "--json").stdout)
+    assert out["mode"] == "frozen" and out["dtype"] == "float32" and out["backbone"] == str(model)
+    assert out["trainable_params"] == 32 * 8 + 8  # frozen: only the head (hidden 32 -> 8 dims) trains
+    t = out["train"]
+    assert t["steps"] == 1 and t["pairs_per_step"] == 2 and t["tokens_per_response"] == 8
+    assert t["pairs_per_s"] == pytest.approx(2 / t["seconds"]) and t["tokens_per_s"] == pytest.approx(2 * 2 * 8 / t["seconds"])
+    assert out["score"]["responses_per_s"] > 0 and out["latency_8x256_ms"]["median"] > 0
+
+
+@pytest.mark.slow  # trains the engine on the synthetic problem (200 epochs)
+def test_engine_on_the_synthetic_problem():
+    out = json.loads(bench("engine", "--users", "5", "--steps", "3", "--json", timeout=900).stdout)
+    assert out["answers"] == [5, 10, 20, 40]
+    active = {int(k): v for k, v in out["auc"]["active"].items()}
+    assert set(active) == {5, 10, 20, 40} and all(0.5 < v <= 1 for v in active.values())
+    assert active[40] > active[5]  # more answers, a better fit
+    assert out["auc"]["oracle"] >= max(active.values()) - 0.02
+    angles = out["principal_angles_deg"]  # one per dimension of the true basis
+    assert 1 <= len(angles) <= 8 and angles == sorted(angles) and all(0 <= a < 45 for a in angles), angles
+    assert out["elbow"] >= 1 and len(out["spectrum"]) == 10
+    assert out["train_seconds"] > 0 and out["step_ms_median"] > 0 and out["criterion"] == "fisher"
