@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from prefchat.errors import PrefchatError
+from prefchat.llm.endpoint import mask
 
 CONFIG_ENV = "PREFCHAT_CONFIG"
 BACKENDS = ("llama", "hf", "openai")
@@ -126,10 +127,6 @@ class Config:
         key = self.resolved_api_key()
         d["api_key"] = mask(key) if key else ""
         return d
-
-
-def mask(secret: str) -> str:
-    return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
 from prefchat.paths import config_path  # noqa: E402  (its home is prefchat.paths; kept importable here)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from prefchat.errors import PrefchatError
-from prefchat.generation.guard import screen
+from prefchat.generation.guard import order, screen  # noqa: F401 - order is part of this API
 
 # The scorer reads at most this much of a candidate (and of the prompt): its encoder truncates to a
 # few hundred tokens anyway, and tokenising megabytes from a runaway server would stall the pick.
@@ -70,13 +70,6 @@ class RerankResult:
 
     def by_index(self, index: int) -> Ranked:
         return next(r for r in self.ranked if r.index == index)
-
-
-def order(scores: Sequence[float], ok: Optional[Sequence[bool]] = None) -> list[int]:
-    """Indices best first; equal scores keep index order (lowest index wins a tie). With `ok`, every
-    kept candidate comes before every dropped one."""
-    keep = [True] * len(scores) if ok is None else list(ok)
-    return sorted(range(len(scores)), key=lambda i: (not keep[i], -float(scores[i]), i))
 
 
 def check_profile_basis(profile, basis) -> None:

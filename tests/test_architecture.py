@@ -26,13 +26,14 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.commands",)],
     [("prefchat.tui",)],
     [("prefchat.chat",), ("prefchat.onboarding",)],
-    [("prefchat.rerank",), ("prefchat.generation",), ("prefchat.evaluation",), ("prefchat.bench",)],
+    [("prefchat.rerank",), ("prefchat.evaluation",), ("prefchat.bench",)],
+    [("prefchat.generation",)],  # the guard, card and strategies every pick uses
     [("prefchat.config",)],
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],
     [("prefchat.data", "prefchat.corpus", "prefchat.loaders")],
     [("prefchat.reward",)],
     [("prefchat.paths",), ("prefchat.fileio", "prefchat.digest"), ("prefchat.errors",), ("prefchat.textsafe",),
-     ("prefchat",)],
+     ("prefchat.omp",), ("prefchat",)],
 ]
 # Imports that are forbidden even though the layers would allow them.
 FORBIDDEN = [

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from prefchat.corpus.load import TRAITS
+from prefchat.generation.traits import estimate, trait_matrix  # noqa: F401 - trait_matrix re-exported
 
 # trait -> (phrase for +1, phrase for -1), the poles of the corpus labels (DESIGN §2 table).
 TRAIT_PHRASES: dict[str, tuple[str, str]] = {
@@ -52,13 +53,6 @@ class Card:
     why_empty: Optional[str] = None
 
 
-def trait_matrix(basis) -> np.ndarray:
-    """The axes as a (7, J) matrix in TRAITS order (rows of zeros for traits the basis lacks)."""
-    J = basis.dims
-    by = {ax.trait: np.asarray(ax.vector, dtype=np.float64) for ax in basis.axes}
-    return np.stack([by.get(t, np.zeros(J)) for t in TRAITS])
-
-
 def trait_weights(lam: np.ndarray, basis) -> np.ndarray:
     """w_t = a_t . lambda for the seven traits."""
     return trait_matrix(basis) @ np.asarray(lam, dtype=np.float64)
@@ -85,8 +79,6 @@ def leanings_from(weights: np.ndarray, sds: np.ndarray, max_traits: int = MAX_TR
 def leanings(profile, basis, max_traits: int = MAX_TRAITS, threshold: float = 1.0) -> list[Leaning]:
     """The profile's clear leanings on the named traits (see the module doc and generation/traits.py
     for where the weights and sds come from)."""
-    from prefchat.generation.traits import estimate
-
     est = estimate(profile, basis)
     return leanings_from(est.weights, est.sds, max_traits, threshold)
 

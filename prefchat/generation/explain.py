@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from prefchat.corpus.load import TRAITS
-from prefchat.generation.card import trait_matrix
+from prefchat.generation.traits import trait_matrix
 
 
 def contributions(winner_phi, runner_up_phi, profile, basis) -> list[tuple[str, float]]:

@@ -203,3 +203,10 @@ def _describe(fail: tuple[str, float], relevance, i: int) -> str:
         return f"cut off at the token limit with {-measure:.0%} of the siblings' text"
     best = float(relevance[i]) / (1.0 - measure) if measure < 1.0 else float("nan")
     return f"off-topic: relevance {float(relevance[i]):.2f}, under half the best sibling's {best:.2f}"
+
+
+def order(scores: Sequence[float], ok: Optional[Sequence[bool]] = None) -> list[int]:
+    """Indices best first; equal scores keep index order (lowest index wins a tie). With `ok`, every
+    kept candidate comes before every dropped one."""
+    keep = [True] * len(scores) if ok is None else list(ok)
+    return sorted(range(len(scores)), key=lambda i: (not keep[i], -float(scores[i]), i))

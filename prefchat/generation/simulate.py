@@ -29,7 +29,7 @@ import numpy as np
 
 from prefchat.corpus.load import TRAITS
 from prefchat.generation.card import TRAIT_PHRASES
-from prefchat.generation.guard import screen
+from prefchat.generation.guard import order, screen
 from prefchat.generation.strategies import STRATEGIES, candidate_instructions
 
 NS = (1, 2, 4, 8)
@@ -74,8 +74,6 @@ def simulated_reply(rows: np.ndarray, traits: np.ndarray, instruction: Optional[
 def pick(prompt: str, cand_rows: Sequence[int], texts: Sequence[str], phi: np.ndarray, lam: np.ndarray,
          relevance: Optional[np.ndarray]) -> int:
     """The reranker as chat runs it: the guard, then argmax lambda . phi (ties: lowest index)."""
-    from prefchat.rerank import order
-
     rows = list(cand_rows)
     rel = None if relevance is None else [float(relevance[r]) for r in rows]
     ok = [v.ok for v in screen(prompt, [texts[r] for r in rows], None, rel)]

@@ -30,6 +30,13 @@ OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 PRIOR_PRECISION = 1.0   # N(0, 1) per trait: a weight of +-1 is a clear, ordinary preference
 
 
+def trait_matrix(basis) -> np.ndarray:
+    """The axes as a (7, J) matrix in TRAITS order (rows of zeros for traits the basis lacks)."""
+    J = basis.dims
+    by = {ax.trait: np.asarray(ax.vector, dtype=np.float64) for ax in basis.axes}
+    return np.stack([by.get(t, np.zeros(J)) for t in TRAITS])
+
+
 @dataclass
 class TraitEstimate:
     weights: np.ndarray   # 7, in TRAITS order
@@ -47,8 +54,6 @@ class TraitEstimate:
 
 
 def axes_estimate(lam, precision, basis) -> TraitEstimate:
-    from prefchat.generation.card import trait_matrix
-
     A = trait_matrix(basis)
     cov = A @ np.linalg.inv(np.asarray(precision, dtype=np.float64)) @ A.T
     return TraitEstimate(A @ np.asarray(lam, dtype=np.float64), 0.5 * (cov + cov.T), "axes")

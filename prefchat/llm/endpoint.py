@@ -38,11 +38,14 @@ class Endpoint:
 
     def describe_key(self) -> str:
         """'api key ****abcd from PREFCHAT_API_KEY' / 'no api key' (+ note): for doctor."""
-        from prefchat.config import mask
-
         s = (f"api key {mask(self.api_key)} from {self.key_source}" if self.api_key
              else "no api key")
         return s + (f" ({self.note})" if self.note else "")
+
+
+def mask(secret: str) -> str:
+    """A key as doctor shows it: its last four characters at most."""
+    return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
 def host_of(url: str) -> str:
