@@ -46,6 +46,7 @@ DEFAULT_KEYMAP = {
 _TYPES: dict[str, type] = {"backend": str, "model": str, "base_url": str, "api_key": str, "n": int,
                            "temperature": float, "max_tokens": int, "system_prompt": str,
                            "learn_from_choices": bool, "keymap": dict}
+_TYPES["candidates"] = str  # candidate strategy (auto | plain | card | styled); see Config
 _ENV = {"backend": "PREFCHAT_BACKEND", "model": "PREFCHAT_MODEL", "base_url": "PREFCHAT_BASE_URL",
         "n": "PREFCHAT_N"}
 
@@ -61,6 +62,9 @@ class Config:
     max_tokens: int = 512
     system_prompt: str = ""
     learn_from_choices: bool = True
+    # candidate strategy: plain | card | styled, or auto (the measured default with a profile,
+    # plain without one); see prefchat/generation/strategies.py
+    candidates: str = "auto"
     keymap: dict = field(default_factory=lambda: dict(DEFAULT_KEYMAP))
     path: Optional[Path] = None          # the file read (None: no file, defaults only)
     origin: dict = field(default_factory=dict)  # key -> "default" | "file" | "env NAME"
@@ -144,7 +148,17 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         raise PrefchatError(f"{where}: 'max_tokens' must be at least 1, not {value}")
     if key == "temperature" and not 0 <= value <= 5:
         raise PrefchatError(f"{where}: 'temperature' must be between 0 and 5, not {value}")
+    if key == "candidates" and value not in candidate_strategies():
+        raise PrefchatError(f"{where}: 'candidates' must be one of "
+                            f"{', '.join(candidate_strategies())}, not {value!r}")
     return value
+
+
+def candidate_strategies() -> tuple[str, ...]:
+    """Values of the `candidates` key: "auto" plus the strategies generation offers."""
+    from prefchat.generation.strategies import STRATEGIES
+
+    return ("auto",) + tuple(STRATEGIES)
 
 
 def _type_word(t: type) -> str:
