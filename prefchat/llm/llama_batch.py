@@ -6,7 +6,8 @@
    this is bookkeeping, not a copy).
 3. Each candidate's distinct suffix (its instruction turn and the assistant header: a few dozen
    tokens) is decoded for all sequences in ONE `llama_decode`, each token tagged with its sequence.
-   Same-prompt candidates have no suffix: the prefix's last logits row serves them all.
+   Same-prompt candidates have no suffix: the prefix's last logits row serves them all; a prompt
+   that repeats (two candidates with one instruction) is decoded once and its cells copied.
 4. Then lockstep decoding: every step puts one token per live sequence into one `llama_batch` and
    calls `llama_decode` once, so the weights are read from memory once per step for all N
    candidates, which is the whole win on a memory-bound CPU. Positions are per sequence, because
@@ -77,6 +78,7 @@ def run_group(ctx, vocab, piece: Callable[[int], bytes], last_error: Callable[[]
     # prompts are equal (then the prefix's last row serves every sequence).
     shared = len(prompts[0]) if same else min(common_prefix(prompts), min(map(len, prompts)) - 1)
     suffixes = [[] if same else p[shared:] for p in prompts]
+    rep = [prompts.index(p) for p in prompts]  # first sequence with the same prompt
     batch = lc.llama_batch_init(max(n_batch, n, max(map(len, suffixes))), 0, 1)
     samplers = [make_sampler(request, seeds[i]) for i in group]
     streams = [Utf8Stream() for _ in group]
@@ -119,31 +121,37 @@ def run_group(ctx, vocab, piece: Callable[[int], bytes], last_error: Callable[[]
                 put(tok, off + k, 0, same and off + k == shared - 1)
             decode()
         logit_idx = [batch.n_tokens - 1] * n
-        # 2. every other sequence shares the prefix's cells
+        # 2. the other sequences share the prefix's cells (each distinct prompt's first sequence;
+        #    a repeated prompt, e.g. two candidates with the same instruction, copies its twin in 3)
         for j in range(1, n):
-            lc.llama_memory_seq_cp(mem, 0, j, -1, -1)
+            if same or rep[j] == j:
+                lc.llama_memory_seq_cp(mem, 0, j, -1, -1)
         # 3. the distinct suffixes: all of them in one decode when they fit one batch; otherwise
-        #    all but their last tokens in chunks, then the N last tokens (with logits) together,
+        #    all but their last tokens in chunks, then their last tokens (with logits) together,
         #    so no logits row is overwritten before it is sampled.
         if not same:
-            if sum(map(len, suffixes)) > n_batch:
-                pending = [(tok, shared + k, j) for j, s in enumerate(suffixes)
-                           for k, tok in enumerate(s[:-1])]
+            todo = [(j, suffixes[j]) for j in range(n) if rep[j] == j]
+            if sum(len(s) for _, s in todo) > n_batch:
+                pending = [(tok, shared + k, j) for j, s in todo for k, tok in enumerate(s[:-1])]
                 for off in range(0, len(pending), n_batch):
                     batch.n_tokens = 0
                     for tok, pos, j in pending[off:off + n_batch]:
                         put(tok, pos, j, False)
                     decode()
                 batch.n_tokens = 0
-                for j, s in enumerate(suffixes):
+                for j, s in todo:
                     logit_idx[j] = put(s[-1], shared + len(s) - 1, j, True)
             else:
                 batch.n_tokens = 0
-                for j, s in enumerate(suffixes):
+                for j, s in todo:
                     for k, tok in enumerate(s):
                         idx = put(tok, shared + k, j, k == len(s) - 1)
                     logit_idx[j] = idx
             decode()
+            for j in range(n):
+                if rep[j] != j:  # same prompt as rep[j]: share its cells and its logits row
+                    lc.llama_memory_seq_cp(mem, rep[j], j, -1, -1)
+                    logit_idx[j] = logit_idx[rep[j]]
         started[0] = True
         # 4. lockstep decoding: the logits row for sequence j is at logit_idx[j]
         pos = [len(p) for p in prompts]

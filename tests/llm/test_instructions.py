@@ -145,6 +145,33 @@ def test_llama_instructed_candidates_equal_separate_runs(llama_backend, monkeypa
     _check_equals_lone_runs(llama_backend, monkeypatch, req(max_tokens=3))
 
 
+def test_llama_repeated_instruction_is_decoded_once(llama_backend, monkeypatch):
+    r = req(ignore_eos=True, max_tokens=3, instructions=[STYLES[0], STYLES[2], STYLES[0], None])
+    import prefchat.llm.llama_batch as mod
+
+    lc = mod.lc
+    spans = []  # (pos_min, pos_max) of each sequence's cells before each decode
+    real = lc.llama_decode
+
+    def spying(ctx, batch):
+        mem = lc.llama_get_memory(ctx)
+        spans.append([(lc.llama_memory_seq_pos_min(mem, j), lc.llama_memory_seq_pos_max(mem, j))
+                      for j in range(4)])
+        return real(ctx, batch)
+
+    monkeypatch.setattr(lc, "llama_decode", spying)
+    calls = _record_decodes(monkeypatch)
+    out = llama_backend.generate(r)
+    assert len(calls) == 2 + 2 and [c.n_tokens for c in out] == [3] * 4
+    # the suffix decode carries sequences 0, 1 and 3; sequence 2 copies sequence 0's cells
+    assert {s for _, _, s, _ in calls[1]} == {0, 1, 3} and sum(lg for *_, lg in calls[1]) == 3
+    assert sorted(s for _, _, s, _ in calls[2]) == [0, 1, 2, 3]
+    n0 = len(llama_backend.tokenize(llama_backend.format_prompt(r.messages_for(0))))
+    assert spans[2][2] == spans[2][0] == (0, n0 - 1)  # its whole prompt, before it generates
+    monkeypatch.undo()
+    _check_equals_lone_runs(llama_backend, monkeypatch, r)
+
+
 def test_llama_suffixes_longer_than_a_batch_are_chunked(llama_backend, monkeypatch):
     """With a batch smaller than all suffixes together, every suffix token is still decoded once, at
     its position, in its sequence, and all N logits rows come from the last decode (a row from an
