@@ -1,6 +1,11 @@
 """A chat conversation without any UI: messages, generation of N candidates, reranking, history and
 learning from the user's picks. The Textual app (tui/chat_app.py) and `prefchat ask` both drive it.
 
+Candidate strategy (config `candidates`, `--candidates`): plain samples of one prompt, or per-candidate
+instructions from the profile (card / styled, prefchat/generation/strategies.py) appended after the
+conversation. Each candidate's instruction, the guard's verdict and "why #1 won" are kept with the
+reply's candidates in history, so the alternatives view can show them after a resume.
+
 Threading: `load_backend`, `load_scorer`, `generate` and `choose` are slow and run in workers; the
 rest is quick bookkeeping called from the UI thread. SQLite is opened with check_same_thread=False and
 only ever used by one thread at a time (the UI thread), because workers return results instead of
