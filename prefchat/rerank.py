@@ -116,6 +116,9 @@ class Reranker:
         with self._lock:
             if self._scorer is None:
                 self._scorer = self.basis.scorer(device=self.device)
+                from prefchat.generation.traits import warm
+
+                warm()  # the card's labels, here in the worker rather than on the first turn
             return self._scorer
 
     def set_profile(self, profile) -> None:

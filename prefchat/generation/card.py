@@ -1,11 +1,12 @@
 """The style card: a profile in words, short enough for a model (or a person) to follow.
 
-A user's weight on a named trait is w_t = a_t . lambda (a_t: the basis's axis for trait t; see
-prefchat.basis_train.trait_axes), with posterior sd s_t = sqrt(a_t' H^-1 a_t) from the profile's
-precision H. The card names a trait only when |w_t| > threshold * s_t (about one sd from zero:
-the profile has clearly learned it), strongest first in sd units, at most three: people and models
-follow short instructions best, and the simulation (`prefchat eval --generation`) shows an instruction
-naming many traits is followed less often.
+A user's weight on a named trait, w_t, and its posterior sd s_t come from generation/traits.py: fitted
+on the trait labels of the profile's quiz answers when it has them, else read from lambda through the
+basis axes (w_t = a_t . lambda, s_t = sqrt(a_t' H^-1 a_t), see prefchat.basis_train.trait_axes). The
+card names a trait only when |w_t| > threshold * s_t (about one sd from zero: the profile has clearly
+learned it), strongest first in sd units, at most three: people and models follow short instructions
+best, and the simulation (`prefchat eval --generation`) shows an instruction naming many traits is
+followed less often.
 
     Answer concisely and casually; be confident.
 
@@ -82,10 +83,12 @@ def leanings_from(weights: np.ndarray, sds: np.ndarray, max_traits: int = MAX_TR
 
 
 def leanings(profile, basis, max_traits: int = MAX_TRAITS, threshold: float = 1.0) -> list[Leaning]:
-    """The profile's clear leanings on the basis's named traits (see the module doc)."""
-    lam = np.asarray(profile.lam, dtype=np.float64)
-    prec = np.asarray(profile.precision, dtype=np.float64)
-    return leanings_from(trait_weights(lam, basis), trait_sds(prec, basis), max_traits, threshold)
+    """The profile's clear leanings on the named traits (see the module doc and generation/traits.py
+    for where the weights and sds come from)."""
+    from prefchat.generation.traits import estimate
+
+    est = estimate(profile, basis)
+    return leanings_from(est.weights, est.sds, max_traits, threshold)
 
 
 def phrase(leaning: Leaning) -> str:
