@@ -17,8 +17,9 @@ def ask(
     prompt: str = typer.Argument(..., help='The prompt; "-" reads it from stdin.'),
     n: Optional[int] = typer.Option(None, "-n", help="Candidates to draft (best-of-N)."),
     candidates: Optional[str] = typer.Option(None, "--candidates", "-c",
-                                             help="plain | card | styled | auto (see `prefchat chat "
-                                                  "--help`). Default: config `candidates`, else auto."),
+                                             help="plain | card | styled | ... | auto (see `prefchat "
+                                                  "chat --help`). Default: config `candidates`, "
+                                                  "else auto."),
     all_: bool = typer.Option(False, "--all", help="Print every candidate, best first, with scores."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="llama | hf | openai"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model path, dir, hub id or name."),

@@ -126,8 +126,8 @@ def bench_generate(
                                         "profile file (e.g. profiles/concise-formal.json) and the shipped basis."),
     candidates: str = typer.Option("plain", "--candidates",
                                    help="Comma-separated strategies to time at N: plain (one prompt), "
-                                        "card, styled (per-candidate instructions from the --profile "
-                                        "file's style card and posterior draws), e.g. plain,styled. "
+                                        "card, styled, ... (per-candidate instructions from the "
+                                        "--profile file), e.g. plain,styled. "
                                         "Each ratio is against the same plain single reply."),
     profile_file: Path = typer.Option(Path("profiles/concise-formal.json"), "--profile",
                                       help="Profile file whose instructions card/styled use."),
@@ -287,8 +287,9 @@ def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple
     instructions are drawn once (seeded) so every timed run decodes the same prompts."""
     from prefchat.errors import PrefchatError
 
+    from prefchat.generation.strategies import STRATEGIES as known
+
     names = [c.strip() for c in candidates.split(",") if c.strip()]
-    known = ("plain", "card", "styled")
     bad = [c for c in names if c not in known]
     if not names or bad:
         raise PrefchatError(f"--candidates must be a comma-separated list of {', '.join(known)}, "

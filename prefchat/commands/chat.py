@@ -38,9 +38,9 @@ def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n
 
 
 CANDIDATES_HELP = ("How candidates differ: plain (samples of one prompt), card (each gets your "
-                   "style card), styled (card plus instructions drawn around your taste), or auto "
-                   "(the measured best with a profile, plain without). Default: config "
-                   "`candidates`, else auto.")
+                   "style card), styled (card plus instructions drawn around your taste), the other "
+                   "strategies of `prefchat eval --generation`, or auto (the measured best with a "
+                   "profile, plain without). Default: config `candidates`, else auto.")
 
 
 def make_session(cfg, profile: Optional[str], with_history: bool = True, scorer=None):
