@@ -3,10 +3,23 @@ progress and notes go to stderr, so stdout is only the reply (or, with --all, th
 
 from __future__ import annotations
 
+import re
 import sys
+import unicodedata
 from typing import Optional
 
 import typer
+
+# ANSI/VT escape sequences (CSI, OSC, and two-byte ESC forms) a model could emit to repaint or
+# retitle the user's terminal.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+
+
+def printable(text: str) -> str:
+    """Model output made safe for a terminal: escape sequences and control characters (except
+    newline and tab) removed. History keeps the raw text; only what is printed is cleaned."""
+    text = _ESCAPES.sub("", text)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +64,7 @@ def ask(
     if session.strategy_note:  # after generating, so a failure stays the one line on stderr
         typer.echo(f"prefchat: {session.strategy_note}", err=True)
     if not all_:
-        typer.echo(result.rerank.best.text)
+        typer.echo(printable(result.rerank.best.text))
         return
     from prefchat.chat.session import dropped_reason
 
@@ -64,7 +77,7 @@ def ask(
         if result.instructions is not None:
             instr = result.instruction(r.index)
             typer.echo(f"instruction: {instr}" if instr else "instruction: (none)")
-        typer.echo(r.text)
+        typer.echo(printable(r.text))
     if result.why:
         typer.echo(f"--- why #1: {result.why}")
     typer.echo(f"--- {result.n} {result.strategy} candidates · {result.tokens} tokens · "

@@ -195,3 +195,13 @@ def test_ask_all_prints_instructions_scores_and_why(home, tiny_gguf, basis):
     assert len(instr) == 3 and f"instruction: {style_card(prof, basis).text}" in instr
     assert any(ln.startswith("--- why #1: ") and "than candidate" in ln for ln in lines)
     assert "3 styled candidates" in r.stderr
+    # the random model's text is full of control bytes: none may reach the terminal
+    import unicodedata
+
+    assert not [c for c in r.stdout if c not in "\n\t" and unicodedata.category(c) == "Cc"]
+
+
+def test_printable_strips_escapes_and_controls():
+    from prefchat.commands.ask import printable
+
+    assert printable("a\x1b[2J\x1b]0;pwned\x07b\x00c\x9bd\te\nf\x1bMg") == "abcd\te\nfg"
