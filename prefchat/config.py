@@ -51,6 +51,7 @@ DEFAULT_KEYMAP = {
 _TYPES: dict[str, type] = {"backend": str, "model": str, "base_url": str, "api_key": str, "n": int,
                            "temperature": float, "max_tokens": int, "system_prompt": str,
                            "learn_from_choices": bool, "allow_insecure_http": bool, "keymap": dict}
+_TYPES["candidates"] = str  # candidate strategy (auto | plain | card | styled); see Config
 MAX_TOKENS_LIMIT = 32768  # no backend here has a longer context; a bigger value is a typo
 
 # Key names the chat accepts in [keymap]: modifiers joined with '+' to a named key, a single
@@ -75,6 +76,9 @@ class Config:
     system_prompt: str = ""
     learn_from_choices: bool = True
     allow_insecure_http: bool = False  # allow sending an API key over http to a non-loopback host
+    # candidate strategy: plain | card | styled, or auto (the measured default with a profile,
+    # plain without one); see prefchat/generation/strategies.py
+    candidates: str = "auto"
     keymap: dict = field(default_factory=lambda: dict(DEFAULT_KEYMAP))
     path: Optional[Path] = None          # the file read (None: no file, defaults only)
     origin: dict = field(default_factory=dict)  # key -> "default" | "file" | "env NAME"
@@ -169,7 +173,17 @@ def _check_value(key: str, value: Any, where: str) -> Any:
                             f"not {value}")
     if key == "temperature" and not 0 <= value <= 5:
         raise PrefchatError(f"{where}: 'temperature' must be between 0 and 5, not {value}")
+    if key == "candidates" and value not in candidate_strategies():
+        raise PrefchatError(f"{where}: 'candidates' must be one of "
+                            f"{', '.join(candidate_strategies())}, not {value!r}")
     return value
+
+
+def candidate_strategies() -> tuple[str, ...]:
+    """Values of the `candidates` key: "auto" plus the strategies generation offers."""
+    from prefchat.generation.strategies import STRATEGIES
+
+    return ("auto",) + tuple(STRATEGIES)
 
 
 def _type_word(t: type) -> str:

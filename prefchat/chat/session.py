@@ -1,6 +1,11 @@
 """A chat conversation without any UI: messages, generation of N candidates, reranking, history and
 learning from the user's picks. The Textual app (tui/chat_app.py) and `prefchat ask` both drive it.
 
+Candidate strategy (config `candidates`, `--candidates`): plain samples of one prompt, or per-candidate
+instructions from the profile (card / styled, prefchat/generation/strategies.py) appended after the
+conversation. Each candidate's instruction, the guard's verdict and "why #1 won" are kept with the
+reply's candidates in history, so the alternatives view can show them after a resume.
+
 Threading: `load_backend`, `load_scorer`, `generate` and `choose` are slow and run in workers; the
 rest is quick bookkeeping called from the UI thread. SQLite is opened with check_same_thread=False and
 only ever used by one thread at a time (the UI thread), because workers return results instead of
@@ -26,20 +31,58 @@ class TurnResult:
     gen_seconds: float
     tokens: int
     n: int
+    strategy: str = "plain"
+    instructions: Optional[list] = None   # per candidate index: its instruction or None
+    why: Optional[str] = None             # the winner's two most separating traits, in words
 
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.gen_seconds if self.gen_seconds > 0 else 0.0
 
+    def instruction(self, index: int) -> Optional[str]:
+        return self.instructions[index] if self.instructions else None
+
     def as_message(self) -> Message:
         best = self.rerank.best
-        cands = [{"index": r.index, "text": r.text, "score": r.score} for r in self.rerank.ranked]
+        cands = []
+        for r in self.rerank.ranked:
+            c = {"index": r.index, "text": r.text, "score": r.score}
+            # Added keys only, so history written before them still reads (c.get(...)).
+            if self.instructions is not None:
+                c["instruction"] = self.instruction(r.index)
+            dropped = dropped_reason(r)
+            if dropped:
+                c["dropped"] = dropped
+            elif getattr(r, "reason", None):  # the guard's note on one kept although it failed
+                c["guard_note"] = r.reason
+            cands.append(c)
         meta = {"n": self.n, "tokens": self.tokens, "seconds": round(self.gen_seconds, 3),
                 "tokens_per_s": round(self.tokens_per_s, 1),
-                "rerank_seconds": round(self.rerank.seconds, 4)}
+                "rerank_seconds": round(self.rerank.seconds, 4), "strategy": self.strategy}
         if self.rerank.note:
             meta["note"] = self.rerank.note
+        if self.why:
+            meta["why"] = self.why
         return Message("assistant", best.text, cands, best.index, meta)
+
+
+def dropped_reason(ranked) -> Optional[str]:
+    """Why the guard dropped this candidate (None: it was kept)."""
+    if getattr(ranked, "ok", True):
+        return None
+    return getattr(ranked, "reason", None) or "dropped by the guard"
+
+
+def resolve_strategy(wanted: str, personalised: bool) -> tuple[str, Optional[str]]:
+    """(strategy, notice). "auto" is the measured default with a profile; without a profile every
+    strategy but plain has nothing to write instructions from, so plain is used and said."""
+    from prefchat.generation.strategies import DEFAULT_STRATEGY
+
+    if not personalised:
+        if wanted in ("auto", "plain"):
+            return "plain", "plain candidates (no profile)"
+        return "plain", f"plain candidates ('{wanted}' needs a profile)"
+    return (DEFAULT_STRATEGY if wanted == "auto" else wanted), None
 
 
 @dataclass
@@ -108,6 +151,8 @@ class ChatSession:
         self.conv_id: Optional[int] = None
         self._diff_cache: dict[tuple[str, str, str], object] = {}
         self._learn_lock = threading.Lock()
+        self.strategy, self.strategy_note = resolve_strategy(cfg.candidates,
+                                                             reranker.personalised)
 
     # -- slow parts (workers) ---------------------------------------------------------------------
 
@@ -118,6 +163,20 @@ class ChatSession:
         if self.reranker.personalised:
             self.reranker.load()
 
+    def instructions(self, seed: Optional[int] = None) -> Optional[list]:
+        """Per-candidate instructions for the strategy (None for plain). The profile is read at
+        each turn, so a pick that refits lambda changes the next turn's card and draws."""
+        if self.strategy == "plain" or self.reranker.profile is None:
+            return None
+        import numpy as np
+
+        from prefchat.generation.strategies import candidate_instructions
+
+        rng = np.random.default_rng(seed)
+        out = list(candidate_instructions(self.strategy, self.reranker.profile,
+                                          self.reranker.basis, self.cfg.n, rng))
+        return out if any(out) else None
+
     def request(self, seed: Optional[int] = None):
         from prefchat.llm import GenerationRequest
 
@@ -126,7 +185,8 @@ class ChatSession:
             msgs.append({"role": "system", "content": self.system_prompt})
         msgs += [{"role": m.role, "content": m.content} for m in self.messages]
         return GenerationRequest(msgs, n=self.cfg.n, max_tokens=self.cfg.max_tokens,
-                                 temperature=self.cfg.temperature, seed=seed)
+                                 temperature=self.cfg.temperature, seed=seed,
+                                 instructions=self.instructions(seed))
 
     def generate(self, on_delta: Optional[Callable[[int, str], None]] = None,
                  cancel: Optional[threading.Event] = None, seed: Optional[int] = None) -> TurnResult:
@@ -147,8 +207,12 @@ class ChatSession:
         gen_s = time.perf_counter() - t0
         tokens = sum(c.n_tokens for c in cands) or counted[0]
         texts = [c.text for c in cands]
+        why = None
         try:
-            result = self.reranker.rerank(prompt, texts)
+            result = self.reranker.rerank(prompt, texts,
+                                          finish_reasons=[c.finish_reason for c in cands],
+                                          instructions=req.instructions)
+            why = self.why(result)
         except Exception as exc:  # noqa: BLE001 - a scorer failure must not throw the replies away
             from prefchat.rerank import Ranked
 
@@ -156,7 +220,21 @@ class ChatSession:
             result = RerankResult([Ranked(i, t, None, i) for i, t in enumerate(texts)], 0.0,
                                   f"reranking failed ({type(exc).__name__}: {reason}); showing the "
                                   "first candidate")
-        return TurnResult(prompt, result, gen_s, tokens, len(cands))
+        return TurnResult(prompt, result, gen_s, tokens, len(cands), self.strategy,
+                          req.instructions, why)
+
+    @staticmethod
+    def why(result: RerankResult) -> Optional[str]:
+        """"more concise (+0.81), more casual (+0.30) than candidate 3": the two traits that most
+        separated the winner from the runner-up (the reranker works them out), or None."""
+        best = result.best
+        runner = next((r for r in result.ranked[1:]
+                       if not dropped_reason(r) and r.text != best.text), None)
+        text = getattr(result, "why_text", "")
+        # no text: no runner-up, no profile, a basis without trait axes, or no trait favoured it
+        if runner is None or best.score is None or not text:
+            return None
+        return f"{text} than candidate {runner.index + 1}"
 
     # -- conversation bookkeeping (UI thread) -------------------------------------------------------
 

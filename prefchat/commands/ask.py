@@ -11,7 +11,6 @@ from typing import Optional
 
 import typer
 
-
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
 
@@ -34,6 +33,10 @@ def load_scorer_in_background(session) -> threading.Thread:
 def ask(
     prompt: str = typer.Argument(..., help='The prompt; "-" reads it from stdin.'),
     n: Optional[int] = typer.Option(None, "-n", help="Candidates to draft (best-of-N)."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", "-c",
+                                             help="plain | card | styled | ... | auto (see `prefchat "
+                                                  "chat --help`). Default: config `candidates`, "
+                                                  "else auto."),
     all_: bool = typer.Option(False, "--all", help="Print every candidate, best first, with scores."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="llama | hf | openai"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model path, dir, hub id or name."),
@@ -55,7 +58,7 @@ def ask(
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise PrefchatError("empty prompt")
-    cfg = resolve_config(backend, model, n)
+    cfg = resolve_config(backend, model, n, candidates)
     if max_tokens is not None:
         cfg.max_tokens = parse_value("max_tokens", str(max_tokens), "--max-tokens")
     if system is not None:
@@ -67,14 +70,25 @@ def ask(
     result = session.generate(seed=seed)
     if result.rerank.note:
         typer.echo(f"prefchat: {clean(result.rerank.note)}", err=True)
+    if session.strategy_note:  # after generating, so a failure stays the one line on stderr
+        typer.echo(f"prefchat: {session.strategy_note}", err=True)
     if not all_:
         typer.echo(clean(result.rerank.best.text))
         return
+    from prefchat.chat.session import dropped_reason
+
     for r in result.rerank.ranked:
         score = "unscored" if r.score is None else f"score {r.score:+.4f}"
+        dropped = dropped_reason(r)
         typer.echo(f"=== #{r.rank + 1} candidate {r.index + 1} · {score}"
-                   f"{' (chosen)' if r.rank == 0 else ''}")
+                   f"{' (chosen)' if r.rank == 0 else ''}"
+                   f"{f' · dropped by the guard: {dropped}' if dropped else ''}")
+        if result.instructions is not None:
+            instr = result.instruction(r.index)
+            typer.echo(f"instruction: {instr}" if instr else "instruction: (none)")
         typer.echo(clean(r.text))
-    typer.echo(f"--- {result.n} candidates · {result.tokens} tokens · {result.gen_seconds:.2f} s "
-               f"({result.tokens_per_s:.1f} tok/s) · rerank {result.rerank.seconds * 1000:.0f} ms",
-               err=True)
+    if result.why:
+        typer.echo(f"--- why #1: {result.why}")
+    typer.echo(f"--- {result.n} {result.strategy} candidates · {result.tokens} tokens · "
+               f"{result.gen_seconds:.2f} s ({result.tokens_per_s:.1f} tok/s) · "
+               f"rerank {result.rerank.seconds * 1000:.0f} ms", err=True)

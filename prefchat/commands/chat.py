@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(history_app, name="history")
 
 
-def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n: Optional[int] = None):
+def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n: Optional[int] = None,
+                   candidates: Optional[str] = None):
     """Config file + env + command-line flags (flags win)."""
     from prefchat.config import load_config, parse_value
 
@@ -31,7 +32,15 @@ def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n
         cfg.model = model
     if n is not None:
         cfg.n = parse_value("n", str(n), "-n")
+    if candidates is not None:
+        cfg.candidates = parse_value("candidates", candidates, "--candidates")
     return cfg
+
+
+CANDIDATES_HELP = ("How candidates differ: plain (samples of one prompt), card (each gets your "
+                   "style card), styled (card plus instructions drawn around your taste), the other "
+                   "strategies of `prefchat eval --generation`, or auto (the measured best with a "
+                   "profile, plain without). Default: config `candidates`, else auto.")
 
 
 def make_session(cfg, profile: Optional[str], with_history: bool = True, scorer=None):
@@ -58,6 +67,7 @@ def chat(
                                         help="GGUF path (llama), model dir or hub id (hf), or model "
                                              "name (openai)."),
     n: Optional[int] = typer.Option(None, "-n", help="Candidates per reply (best-of-N)."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", "-c", help=CANDIDATES_HELP),
     resume: Optional[int] = typer.Option(None, "--resume", "-r",
                                          help="Continue a saved conversation (id from `prefchat "
                                               "history list`)."),
@@ -65,7 +75,7 @@ def chat(
     """Chat in the terminal; each reply is the best of N candidates for your profile."""
     from prefchat.chat.session import load_profile_and_basis
 
-    cfg = resolve_config(backend, model, n)
+    cfg = resolve_config(backend, model, n, candidates)
     if not cfg.model:
         from prefchat.chat.session import build_backend
 

@@ -53,6 +53,11 @@ class GenerationRequest:
 
     `ignore_eos` keeps decoding to max_tokens; it exists for benchmarks, where replies of random
     length would make N=1 and N=4 incomparable.
+
+    `instructions` (optional, length n): a per-candidate instruction, or None for "no instruction".
+    It is appended LAST, as a short final system turn after the shared conversation
+    (`messages_for(i)`), so every candidate's prompt starts with the same tokens: llama.cpp decodes
+    that shared prefix once and only the short suffixes differ per sequence.
     """
 
     messages: list[Message]
@@ -62,6 +67,7 @@ class GenerationRequest:
     top_p: float = 0.95
     seed: Optional[int] = None
     ignore_eos: bool = False
+    instructions: Optional[list] = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -76,6 +82,34 @@ class GenerationRequest:
             raise ValueError("max_tokens must be at least 1")
         if not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
+        if self.instructions is not None:
+            instr = list(self.instructions)
+            if len(instr) != self.n or not all(i is None or isinstance(i, str) for i in instr):
+                raise ValueError(f"instructions must be a list of n={self.n} strings or None")
+            # a blank instruction is no instruction (an empty system turn would still cost tokens)
+            self.instructions = [i if i is not None and i.strip() else None for i in instr]
+
+    def instruction(self, i: int) -> Optional[str]:
+        return self.instructions[i] if self.instructions else None
+
+    def messages_for(self, i: int) -> list[Message]:
+        """Candidate i's chat: the shared conversation, then its instruction as the final turn."""
+        instr = self.instruction(i)
+        if instr is None:
+            return self.messages
+        return self.messages + [{"role": "system", "content": instr}]
+
+    @property
+    def same_prompt(self) -> bool:
+        """True when every candidate sees the same chat (no instructions, or all identical)."""
+        return not self.instructions or len(set(self.instructions)) == 1
+
+    def prompt_groups(self) -> list[list[int]]:
+        """Candidate indices grouped by identical chat, in first-seen order."""
+        groups: dict[Optional[str], list[int]] = {}
+        for i in range(self.n):
+            groups.setdefault(self.instruction(i), []).append(i)
+        return list(groups.values())
 
     def seeds(self) -> list[int]:
         """Per-candidate seeds: seed, seed+1, ... (32-bit, as llama.cpp and servers expect)."""

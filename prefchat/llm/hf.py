@@ -1,7 +1,8 @@
 """Hugging Face transformers backend: a causal LM from a local directory or a hub id.
 
 The N candidates are the N rows of ONE batched `generate` call with sampling: the prompt is repeated
-N times (identical rows need no padding), so each decode step runs one forward pass for all N.
+N times (identical rows need no padding), so each decode step runs one forward pass for all N. With
+per-candidate instructions the rows are distinct prompts, left-padded to one length (`_encode`).
 transformers seeds one RNG for the whole batch, so candidates differ because they are different rows
 of the same random stream: a request's seed makes the whole set reproducible, but candidate i is
 not the same text as an N=1 run with seed+i (unlike the llama.cpp backend).
@@ -177,6 +178,25 @@ class HFBackend(Backend):
             ids.add(self._tok.eos_token_id)
         return ids
 
+    def _encode(self, request: GenerationRequest, pad: int):
+        """(input_ids, attention_mask) with one row per candidate. Same prompt: one row repeated.
+        Per-candidate instructions: each distinct chat is encoded once and the rows are LEFT-padded
+        to one length, so every row's last position is its own prompt's last token and generation
+        continues right after it (the mask hides the padding; generate derives positions from it)."""
+        import torch
+
+        texts: dict[Optional[str], list[int]] = {}
+        for i in range(request.n):
+            key = request.instruction(i)
+            if key not in texts:
+                texts[key] = self._tok(self.format_prompt(request.messages_for(i)),
+                                       add_special_tokens=False)["input_ids"]
+        rows = [texts[request.instruction(i)] for i in range(request.n)]
+        width = max(map(len, rows))
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+        return ids.to(self.device), mask.to(self.device)
+
     def _generate(self, request: GenerationRequest, on_delta: DeltaCallback,
                   cancel: threading.Event) -> list[Candidate]:
         import torch
@@ -191,14 +211,11 @@ class HFBackend(Backend):
         with self._gen_lock:
             if self._model is None:
                 raise BackendError("the transformers backend was closed")
-            enc = self._tok(self.format_prompt(request.messages), return_tensors="pt",
-                            add_special_tokens=False)
             n = request.n
-            ids = enc["input_ids"].repeat(n, 1).to(self.device)
-            mask = enc["attention_mask"].repeat(n, 1).to(self.device)
             seed = request.seeds()[0]
             eos = self._eos_ids()
             pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else min(eos, default=0)
+            ids, mask = self._encode(request, pad)
             t0 = time.perf_counter()
             streamer = _BatchStreamer(self._tok, n, eos, on_delta, request.ignore_eos, t0)
             kwargs = dict(max_new_tokens=request.max_tokens, pad_token_id=pad,

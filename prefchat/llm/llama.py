@@ -1,15 +1,9 @@
 """llama.cpp backend (llama-cpp-python's low-level API) with true batched best-of-N.
 
-The high-level `Llama` class has no `n` (docs/FORMATS.md, LLM backends), and N separate runs cost N times one run.
-Here the N candidates are N sequences of one llama.cpp context:
-
-1. the prompt is decoded once, as sequence 0;
-2. `llama_memory_seq_cp` makes sequences 1..N-1 share those KV cells (the cache is "unified", so
-   this is bookkeeping, not a copy);
-3. every step puts one token per live sequence into one `llama_batch` and calls `llama_decode`
-   once, so the weights are read from memory once per step for all N candidates, which is the
-   whole win on a memory-bound CPU;
-4. each sequence has its own sampler chain seeded with `seed + i`.
+The high-level `Llama` class has no `n`, and N separate runs cost N times one run. Here the N
+candidates are N sequences of one llama.cpp context; the batch itself (shared prefix decoded once,
+per-candidate instruction suffixes, lockstep decoding, sampling) lives in llama_batch.py. This module
+loads the model, makes the context, and turns chats into tokens.
 
 If the context cannot be created with several sequences (`batched` becomes False, with a warning
 in the log), candidates run one after another with the same seeds.
@@ -32,7 +26,6 @@ import llama_cpp as lc
 from prefchat.llm.base import (
     Backend,
     BackendError,
-    Cancelled,
     Candidate,
     DeltaCallback,
     GenerationRequest,
@@ -40,8 +33,8 @@ from prefchat.llm.base import (
     ModelNotFound,
     OutOfMemory,
     ProgressCallback,
-    Utf8Stream,
 )
+from prefchat.llm.llama_batch import run_group
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +90,6 @@ def _fallback_prompt(messages: list[dict]) -> str:
     """Used only when the GGUF has no chat template (or it fails to render)."""
     parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
     return "\n\n".join(parts) + "\n\nAssistant:"
-
-
-TOP_K = 40
 
 
 class LlamaCppBackend(Backend):
@@ -268,21 +258,6 @@ class LlamaCppBackend(Backend):
 
     # --- generation -----------------------------------------------------------------------------
 
-    def _sampler(self, request: GenerationRequest, seed: int):
-        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-        if request.temperature <= 0:
-            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
-        else:
-            if request.top_p < 1.0:
-                # top-k 40 first, as llama.cpp's own default chain does: top-p alone sorts the whole
-                # vocabulary every token, and best-of-N pays that N times per step (measured with
-                # `prefchat bench generate`: best-of-4 / single 1.80x without it).
-                lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(TOP_K))
-                lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(request.top_p, 1))
-            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(request.temperature))
-            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed))
-        return chain
-
     def _generate(self, request: GenerationRequest, on_delta: DeltaCallback,
                   cancel: threading.Event) -> list[Candidate]:
         with self._gen_lock:
@@ -290,113 +265,25 @@ class LlamaCppBackend(Backend):
                 raise BackendError("the llama.cpp backend was closed")
             self._cancel = cancel
             try:
-                prompt = self.tokenize(self.format_prompt(request.messages))
-                if len(prompt) >= self.n_ctx:
-                    raise BackendError(f"the conversation is {len(prompt)} tokens but the "
-                                       f"context holds {self.n_ctx}; start a new chat or raise n_ctx")
+                # one tokenization per distinct prompt (same-prompt best-of-N has just one)
+                prompts: list[list[int]] = [[]] * request.n
+                for idx in request.prompt_groups():
+                    toks = self.tokenize(self.format_prompt(request.messages_for(idx[0])))
+                    if len(toks) >= self.n_ctx:
+                        raise BackendError(f"the conversation is {len(toks)} tokens but the "
+                                           f"context holds {self.n_ctx}; start a new chat or raise "
+                                           f"n_ctx")
+                    for i in idx:
+                        prompts[i] = toks
                 seeds = request.seeds()
                 out: list[Candidate] = []
                 t0 = time.perf_counter()
                 for start in range(0, request.n, self._n_seq):
                     group = list(range(start, min(request.n, start + self._n_seq)))
-                    out.extend(self._run_group(prompt, group, seeds, request, on_delta, cancel, t0,
-                                               out))
+                    out.extend(run_group(self._ctx, self._vocab, self._piece, _last_error,
+                                         [prompts[i] for i in group], group, seeds, request,
+                                         on_delta, cancel, t0, out))
                 return out
             finally:
                 self._cancel = None
                 lc.llama_memory_clear(lc.llama_get_memory(self._ctx), True)
-
-    def _run_group(self, prompt: list[int], group: list[int], seeds: list[int],
-                   request: GenerationRequest, on_delta: DeltaCallback, cancel: threading.Event,
-                   t0: float, done_before: list[Candidate]) -> list[Candidate]:
-        """Decode candidates `group` (global indices) as parallel sequences 0..len(group)-1."""
-        ctx, vocab = self._ctx, self._vocab
-        mem = lc.llama_get_memory(ctx)
-        lc.llama_memory_clear(mem, True)
-        n = len(group)
-        n_batch = lc.llama_n_batch(ctx)
-        batch = lc.llama_batch_init(max(n_batch, n), 0, 1)
-        samplers = [self._sampler(request, seeds[i]) for i in group]
-        streams = [Utf8Stream() for _ in group]
-        n_tok = [0] * n
-        finish: list[Optional[str]] = [None] * n
-        seconds = [0.0] * n
-
-        def partial() -> list[Candidate]:
-            return done_before + [
-                Candidate(streams[j].text, n_tok[j], seconds[j] or time.perf_counter() - t0,
-                          finish[j] or "cancelled", seeds[group[j]]) for j in range(n)]
-
-        def decode() -> int:
-            rc = lc.llama_decode(ctx, batch)
-            if rc == 2 or cancel.is_set():
-                raise Cancelled(partial())
-            if rc < 0:
-                raise BackendError(f"llama.cpp decode failed (code {rc}) {_last_error()}")
-            return rc
-
-        try:
-            # 1. the prompt, once, as sequence 0; only its last token needs logits
-            for off in range(0, len(prompt), n_batch):
-                chunk = prompt[off:off + n_batch]
-                batch.n_tokens = len(chunk)
-                for k, tok in enumerate(chunk):
-                    batch.token[k] = tok
-                    batch.pos[k] = off + k
-                    batch.n_seq_id[k] = 1
-                    batch.seq_id[k][0] = 0
-                    batch.logits[k] = off + k == len(prompt) - 1
-                if decode() == 1:
-                    raise BackendError("the KV cache is full before the reply started; lower N "
-                                       "or raise n_ctx")
-            # 2. every other sequence shares the prompt's cells
-            for j in range(1, n):
-                lc.llama_memory_seq_cp(mem, 0, j, -1, -1)
-            # 3. lockstep decoding: logits row for sequence j is at logit_idx[j]
-            logit_idx = [batch.n_tokens - 1] * n
-            pos = len(prompt)
-            while True:
-                batch.n_tokens = 0
-                for j in range(n):
-                    if finish[j]:
-                        continue
-                    tok = lc.llama_sampler_sample(samplers[j], ctx, logit_idx[j])
-                    is_eog = lc.llama_vocab_is_eog(vocab, tok)
-                    if is_eog and not request.ignore_eos:
-                        finish[j], seconds[j] = "stop", time.perf_counter() - t0
-                        continue
-                    n_tok[j] += 1
-                    delta = streams[j].feed(self._piece(tok))
-                    if delta:
-                        on_delta(group[j], delta)
-                    if n_tok[j] >= request.max_tokens:
-                        finish[j], seconds[j] = "length", time.perf_counter() - t0
-                        continue
-                    k = batch.n_tokens
-                    batch.token[k] = tok
-                    batch.pos[k] = pos
-                    batch.n_seq_id[k] = 1
-                    batch.seq_id[k][0] = j
-                    batch.logits[k] = True
-                    logit_idx[j] = k
-                    batch.n_tokens = k + 1
-                if batch.n_tokens == 0:
-                    break
-                if cancel.is_set():
-                    raise Cancelled(partial())
-                if decode() == 1:  # no KV cells left: every live reply ends here
-                    for j in range(n):
-                        if not finish[j]:
-                            finish[j], seconds[j] = "length", time.perf_counter() - t0
-                    break
-                pos += 1
-            for j in range(n):
-                tail = streams[j].flush()
-                if tail:
-                    on_delta(group[j], tail)
-            return [Candidate(streams[j].text, n_tok[j], seconds[j], finish[j] or "length",
-                              seeds[group[j]]) for j in range(n)]
-        finally:
-            for s in samplers:
-                lc.llama_sampler_free(s)
-            lc.llama_batch_free(batch)

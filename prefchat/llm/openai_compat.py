@@ -205,7 +205,8 @@ class OpenAICompatBackend(Backend):
                 choices: dict[int, _Choice], emit, stop: threading.Event, t0: float,
                 open_streams: list) -> None:
         """One streaming request; choice k lands at candidate first_index + k. Runs in a worker."""
-        kwargs = dict(model=self.model, messages=request.messages, stream=True,
+        # n > 1 only when every candidate has the same chat, so first_index's chat is everyone's.
+        kwargs = dict(model=self.model, messages=request.messages_for(first_index), stream=True,
                       max_tokens=request.max_tokens, temperature=max(request.temperature, 0.0),
                       top_p=request.top_p, seed=seed)
         if n > 1:
@@ -390,7 +391,9 @@ class OpenAICompatBackend(Backend):
         t0 = time.perf_counter()
         self._t_request = t0
         try:
-            if n == 1 or self.honours_n is False:
+            if n == 1 or self.honours_n is False or not request.same_prompt:
+                # Per-candidate instructions are distinct prompts, which `n` cannot express:
+                # one request per candidate, concurrent within self.concurrency.
                 fetch(list(range(n)))
             else:
                 self._run([(n, seeds[0], 0)], request, choices, emit, cancel, stop, t0)

@@ -152,7 +152,8 @@ def reply_meta(msg) -> str:
 # --- modal screens -------------------------------------------------------------------------------
 
 class AlternativesScreen(ModalScreen[Optional[int]]):
-    """All candidates, best first, with scores. Enter or 1-9 picks one; Esc closes."""
+    """All candidates, best first, with scores, each one's instruction (styled candidates), the
+    guard's reason for any it dropped, and why #1 won. Enter or 1-9 picks one; Esc closes."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Close")] + [
         Binding(str(i), f"pick_rank({i - 1})", show=False) for i in range(1, 10)]
@@ -162,17 +163,30 @@ class AlternativesScreen(ModalScreen[Optional[int]]):
         self.msg = msg
 
     def compose(self) -> ComposeResult:
+        meta = self.msg.meta or {}
         with Vertical(classes="modal-box"):
-            yield Static(f"{len(self.msg.candidates)} candidates, best first", classes="modal-title")
+            strategy = f" · {meta['strategy']} candidates" if meta.get("strategy") else ""
+            yield Static(f"{len(self.msg.candidates)} candidates, best first{strategy}",
+                         classes="modal-title")
+            if meta.get("why"):
+                yield Static(Text(f"Why #1: {meta['why']}"), id="alternatives-why")
             opts = []
             for rank, c in enumerate(self.msg.candidates):
                 score = "unscored" if c.get("score") is None else f"score {c['score']:+.3f}"
                 shown = "  ◀ shown" if c["index"] == self.msg.chosen else ""
                 head = Text(f"{rank + 1}. candidate {c['index'] + 1} · {score}{shown}", style="bold")
+                lines = [head]
+                if c.get("dropped"):
+                    lines += ["\n", Text(f"dropped by the guard: {c['dropped']}", style="red")]
+                elif c.get("guard_note"):
+                    lines += ["\n", Text(f"guard: {c['guard_note']}", style="yellow")]
+                if "instruction" in c:  # replies saved before per-candidate instructions have none
+                    lines += ["\n", Text(f"instruction: {c['instruction'] or '(none)'}",
+                                          style="italic dim")]
                 body = c["text"].strip() or "(empty)"
                 if len(body) > 600:
                     body = body[:600] + "…"
-                opts.append(Option(Text.assemble(head, "\n", Text(clean(body))), id=str(c["index"])))
+                opts.append(Option(Text.assemble(*lines, "\n", Text(clean(body))), id=str(c["index"])))
             yield OptionList(*opts, id="alternatives")
             yield Static("Enter or 1-9: use this reply (and teach your profile) · Esc: close",
                          classes="modal-hint")
@@ -407,7 +421,8 @@ class ChatApp(App):
             session.load_scorer()
             # Short on purpose: the title (backend, model, profile, N) shares this line and a long
             # backend description squeezed it to nothing at 100 columns. Details: `prefchat doctor`.
-            state("ready")
+            note = getattr(session, "strategy_note", None)  # e.g. no profile: plain candidates
+            state(f"ready · {note}" if note else "ready")
         except PrefchatError as exc:
             self.call_from_thread(self._startup_failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
@@ -423,6 +438,8 @@ class ChatApp(App):
         title = self.header or f"prefchat · {session.cfg.backend}:{os.path.basename(session.cfg.model)}"
         title += f" · profile '{prof}'" if prof else " · no profile (first candidate)"
         title += f" · N={session.cfg.n}"
+        if prof and getattr(session, "strategy", None):  # how the N candidates differ
+            title += f" {session.strategy}"
         self.get_screen_chat().query_one("#chat-title", Static).update(Text(title))
         if self.resume_id is not None:
             self.call_later(self._resume, self.resume_id)

@@ -101,7 +101,7 @@ def test_cli_bad_config_is_one_line_not_traceback(home):
     assert r.returncode == 2
     assert r.stderr.strip() == f"prefchat: error: {p}, line 2: unknown key 'bogus'; valid keys: " \
         "backend, model, base_url, api_key, n, temperature, max_tokens, system_prompt, " \
-        "learn_from_choices, allow_insecure_http, keymap"
+        "learn_from_choices, allow_insecure_http, keymap, candidates"
     r = run_cli("ask", "hi")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "line 2" in r.stderr
 
