@@ -59,21 +59,34 @@ def test_flooding_server_is_cut_off_bounded_and_prompt(flood, n):
     assert flood.sent_bytes < 20_000_000 * n  # the client stopped reading early
 
 
-def test_flood_through_ask_cli_stays_small(flood, tmp_path):
+def _ask_maxrss(url: str, tmp_path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """`prefchat ask` against `url` in a fresh process: (result, seconds, peak RSS in MB)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
     env.update(PREFCHAT_HOME=str(tmp_path / "h"), PREFCHAT_CONFIG=str(tmp_path / "c.toml"),
-               PREFCHAT_BASE_URL=flood.url)
+               PREFCHAT_BASE_URL=url)
     code = ("import resource, runpy, sys; sys.argv = ['prefchat', 'ask', 'hi', '--backend', 'openai',"
             " '--model', 'm', '-n', '2', '--max-tokens', '64']\n"
             "try:\n    runpy.run_module('prefchat', run_name='__main__')\n"
             "finally:\n    sys.stderr.write('MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       timeout=120)
-    assert time.perf_counter() - t0 < 60
+                       timeout=180)
+    seconds = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
-    rss_mb = int(r.stderr.split("MAXRSS")[1].split()[0]) / 1024
-    assert rss_mb < 600, rss_mb  # the process itself (python + numpy + openai) is ~150-300 MB
+    return r, seconds, int(r.stderr.split("MAXRSS")[1].split()[0]) / 1024
+
+
+def test_flood_through_ask_cli_stays_small(flood, tmp_path):
+    # The baseline is the same `ask` against a server that answers "hello": python, openai and the
+    # scorer `ask` loads beside generation. The 50 MB flood may add only the bounded candidates.
+    calm = ScriptedServer("hello")
+    try:
+        _, calm_s, calm_mb = _ask_maxrss(calm.url, tmp_path)
+    finally:
+        calm.close()
+    r, flood_s, flood_mb = _ask_maxrss(flood.url, tmp_path)
+    assert flood_s < calm_s + 30, (flood_s, calm_s)  # was minutes
+    assert flood_mb < calm_mb + 100, (flood_mb, calm_mb)  # was gigabytes
     assert 0 < len(r.stdout) <= reply_bounds(64)[0] + 1
 
 
