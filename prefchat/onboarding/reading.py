@@ -45,3 +45,10 @@ def row_pair_words(corpus, a_rows, b_rows) -> np.ndarray:
     pw = np.array([words(corpus.prompt_text(p)) for p in corpus.prompt_ids], dtype=np.float64)
     a_rows, b_rows = np.asarray(a_rows, dtype=np.int64), np.asarray(b_rows, dtype=np.int64)
     return pw[corpus.response_prompt[a_rows]] + rw[a_rows] + rw[b_rows]
+
+
+# The default quiz: cost-aware questions until about five minutes of reading (at most QUIZ_MAX_QUESTIONS).
+# On the shipped corpus's simulated new users it reaches the AUC that 10 active answers gave, with a
+# median of ~1,180 words read (BENCHMARKS.md, "Cost-aware onboarding").
+DEFAULT_WORDS = 1200
+QUIZ_MAX_QUESTIONS = 15
