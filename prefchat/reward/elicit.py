@@ -116,6 +116,15 @@ def information_gain(candidates: np.ndarray, lam: np.ndarray, precision: np.ndar
     return 0.5 * np.log1p(uncertainty(c, precision) ** 2 * p * (1.0 - p))
 
 
+def uncertain_direction(precision: np.ndarray) -> np.ndarray:
+    """nu, the unit direction of lambda space the posterior is least sure about: the top eigenvector of
+    H^-1 (the bottom one of H, computed without inverting). Algorithm 2 generates a pair along it.
+    The sign is fixed (largest component positive) so the same H always gives the same nu."""
+    w, vecs = np.linalg.eigh(0.5 * (precision + precision.T))
+    nu = vecs[:, int(np.argmin(w))]
+    return nu if nu[int(np.argmax(np.abs(nu)))] > 0 else -nu
+
+
 @dataclass
 class Elicitor:
     """State of one person's elicitation over a fixed pool of candidate pairs.
@@ -141,6 +150,12 @@ class Elicitor:
     budget: float | None = None
     asked: list[int] = field(default_factory=list)
     outcomes: list[float] = field(default_factory=list)
+    # Answers to pairs that are not in the pool (e.g. generated live): their differences, outcomes and
+    # words; `order` says which list each answer went to (True = external), for undo.
+    external: list[np.ndarray] = field(default_factory=list)
+    external_outcomes: list[float] = field(default_factory=list)
+    external_costs: list[float] = field(default_factory=list)
+    order: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.strategy not in ("active", "cost-aware", "random"):
@@ -166,11 +181,15 @@ class Elicitor:
         self.refit(warm=False)
 
     def refit(self, warm: bool = True) -> None:
-        """Refit lambda on all answers; a warm start from the last lambda saves Newton steps."""
+        """Refit lambda on all answers (pool and external); a warm start from the last lambda saves
+        Newton steps."""
         v = self.pool[self.asked] if self.asked else np.zeros((0, self.dims))
+        y = np.asarray(self.outcomes, dtype=np.float64)
+        if self.external:
+            v = np.vstack([v, np.asarray(self.external, dtype=np.float64)])
+            y = np.concatenate([y, np.asarray(self.external_outcomes, dtype=np.float64)])
         init = getattr(self, "lam", None) if warm else None
-        self.lam, self.precision = fit_lambda(v, np.asarray(self.outcomes, dtype=np.float64),
-                                              beta=self.beta, prior_mean=self.prior_mean, init=init)
+        self.lam, self.precision = fit_lambda(v, y, beta=self.beta, prior_mean=self.prior_mean, init=init)
 
     def available(self) -> np.ndarray:
         """Mask of pool rows whose prompt has not been asked yet."""
@@ -187,14 +206,14 @@ class Elicitor:
             return None
         idx = np.flatnonzero(ok)
         if self.strategy == "cost-aware":
-            if not self.asked:
+            if not self.order:
                 short = idx[self.costs[idx] <= self.first_max_cost]
                 if short.size == 0:
                     short = idx[self.costs[idx] == self.costs[idx].min()]
                 return int(self._rng.choice(short))
             gain = information_gain(self.pool[idx], self.lam, self.precision)
             return int(idx[int(np.argmax(gain / (self.costs[idx] + self.overhead)))])
-        if self.strategy == "random" or not self.asked:
+        if self.strategy == "random" or not self.order:
             return int(self._rng.choice(idx))
         scores = uncertainty(self.pool[idx], self.precision)
         if self.criterion == "fisher":
@@ -207,14 +226,39 @@ class Elicitor:
             raise ValueError("outcome must be 1 (a), 0 (b) or 0.5 (tie)")
         self.asked.append(int(index))
         self.outcomes.append(float(outcome))
+        self.order.append(False)
         self.refit()
 
-    def undo(self) -> int | None:
-        """Forget the last answer; returns the pair index it was for."""
-        if not self.asked:
+    def answer_pair(self, diff: np.ndarray, outcome: float, cost: float = 0.0) -> None:
+        """An answer to a pair outside the pool (diff = phi(a) - phi(b)): it updates lambda exactly as
+        a pool answer does, and uses up no pool prompt."""
+        if outcome not in (0.0, 0.5, 1.0):
+            raise ValueError("outcome must be 1 (a), 0 (b) or 0.5 (tie)")
+        d = np.asarray(diff, dtype=np.float64)
+        if d.shape != (self.dims,) or not np.all(np.isfinite(d)):
+            raise ValueError(f"diff must be {self.dims} finite numbers")
+        self.external.append(d)
+        self.external_outcomes.append(float(outcome))
+        self.external_costs.append(float(cost))
+        self.order.append(True)
+        self.refit()
+
+    @property
+    def n_answers(self) -> int:
+        return len(self.order)
+
+    def undo(self) -> int | np.ndarray | None:
+        """Forget the last answer; returns the pool index it was for (the difference for an external
+        pair), or None when there is nothing to undo."""
+        if not self.order:
             return None
-        last = self.asked.pop()
-        self.outcomes.pop()
+        if self.order.pop():
+            last = self.external.pop()
+            self.external_outcomes.pop()
+            self.external_costs.pop()
+        else:
+            last = self.asked.pop()
+            self.outcomes.pop()
         self.refit(warm=False)
         return last
 
@@ -222,7 +266,7 @@ class Elicitor:
         """Words read so far (prompt + both responses of every answered pair); needs costs."""
         if self.costs is None:
             raise ValueError("no costs given")
-        return float(self.costs[self.asked].sum()) if self.asked else 0.0
+        return (float(self.costs[self.asked].sum()) if self.asked else 0.0) + float(sum(self.external_costs))
 
     def posterior_sd(self) -> np.ndarray:
         """Per-dimension posterior standard deviation (sqrt of diag H^-1)."""

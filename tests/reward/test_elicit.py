@@ -230,3 +230,38 @@ def test_cost_aware_needs_valid_costs():
         Elicitor(pool, np.arange(3), strategy="cost-aware", costs=np.ones(2))
     with pytest.raises(ValueError, match="budget"):
         Elicitor(pool, np.arange(3), budget=10.0)
+
+
+def test_an_outside_pair_updates_lambda_exactly_like_the_same_pool_pair():
+    rng = np.random.default_rng(9)
+    pool = rng.normal(size=(40, 3))
+    costs = rng.uniform(50, 200, size=40)
+    a = Elicitor(pool, np.arange(40), strategy="cost-aware", costs=costs, seed=0)
+    b = Elicitor(pool, np.arange(40), strategy="cost-aware", costs=costs, seed=0)
+    a.answer(3, 1.0)
+    b.answer(3, 1.0)
+    a.answer(7, 0.0)
+    b.answer_pair(pool[7], 0.0, cost=costs[7])  # the same difference, given from outside
+    np.testing.assert_allclose(a.lam, b.lam, atol=1e-10)
+    np.testing.assert_allclose(a.precision, b.precision, atol=1e-10)
+    assert a.words_read() == pytest.approx(b.words_read())
+    assert b.available()[7]  # an outside pair uses up no pool prompt
+    np.testing.assert_allclose(b.undo(), pool[7])  # undo takes back the outside answer
+    assert b.n_answers == 1 and b.undo() == 3 and b.undo() is None
+    with pytest.raises(ValueError, match="finite"):
+        b.answer_pair(np.array([np.nan, 0, 0]), 1.0)
+
+
+def test_uncertain_direction_is_the_top_eigenvector_of_the_inverse_precision():
+    from prefchat.reward.elicit import uncertain_direction
+
+    rng = np.random.default_rng(10)
+    A = rng.normal(size=(6, 6))
+    H = A @ A.T + 0.5 * np.eye(6)
+    nu = uncertain_direction(H)
+    cov = np.linalg.inv(H)
+    assert nu @ cov @ nu == pytest.approx(np.linalg.eigvalsh(cov).max(), rel=1e-9)
+    assert np.linalg.norm(nu) == pytest.approx(1.0)
+    for d in rng.normal(size=(50, 6)):  # no other direction has more posterior variance
+        d /= np.linalg.norm(d)
+        assert d @ cov @ d <= nu @ cov @ nu + 1e-12
