@@ -56,6 +56,9 @@ def _register() -> None:
     config.register(app)
     models.register(app)
     doctor.register(app)
+    from prefchat.commands import bench_guard, rank
+    rank.register(app)
+    bench.app.command("guard")(bench_guard.bench_guard)
 
 
 _register()

@@ -11,16 +11,24 @@ its lambda means nothing in this basis's phi space; `prefchat profile refit` fix
 
 The scorer (torch + MiniLM) is loaded lazily by `load()`, on the GPU when there is one: call it in a
 worker. `seconds` on the result is the time spent scoring, so it can be compared with generation time
-(target: reranking <= 5% of it)."""
+(target: reranking <= 5% of it).
+
+Every pick goes through the guard first (prefchat.generation.guard.screen): empty, wordless, looping,
+truncated and off-topic candidates are dropped before lambda . phi decides, with or without a profile.
+Dropped candidates are still scored and listed, after the kept ones, with the reason. Relevance (for
+the guard's floor) comes from the same encoder pass as phi when the basis reads MiniLM sentence
+embeddings: the prompt's sentences ride in the candidates' batch. `seconds` is that scoring pass
+only; `guard_seconds` is the guard plus "why this reply"."""
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
 
 from prefchat.errors import PrefchatError
+from prefchat.generation.guard import screen
 
 NO_PROFILE_NOTE = "no profile: showing the first candidate (run `prefchat onboard` to personalise)"
 
@@ -31,25 +39,41 @@ class Ranked:
     text: str
     score: Optional[float]     # lambda . phi, or None when there was no profile
     rank: int = 0              # 0 = best
+    ok: bool = True            # False: dropped by the guard (ranked after every kept candidate)
+    reason: Optional[str] = None        # the guard's reason (dropped), or its note (kept anyway)
+    phi: Optional[Any] = None           # phi(x, y) as a numpy vector, when scored
+    relevance: Optional[float] = None   # prompt-reply similarity, when the encoder gives one
+    instruction: Optional[str] = None   # the instruction the candidate was generated under
 
 
 @dataclass
 class RerankResult:
-    ranked: list[Ranked]       # best first
-    seconds: float             # time spent scoring
+    ranked: list[Ranked]       # best first; kept candidates before dropped ones
+    seconds: float             # time spent scoring (encoder + head)
     note: Optional[str] = None
+    guard_seconds: float = 0.0  # the guard and the "why" (not scoring)
+    # "why this reply": the two traits that most separated the winner from the runner-up, as
+    # (trait, contribution to the score margin); empty without a profile or a distinct runner-up.
+    why: list = field(default_factory=list)
+    why_text: str = ""         # the same in words: "more concise (+0.81), more casual (+0.30)"
 
     @property
     def best(self) -> Ranked:
         return self.ranked[0]
 
+    @property
+    def dropped(self) -> list[Ranked]:
+        return [r for r in self.ranked if not r.ok]
+
     def by_index(self, index: int) -> Ranked:
         return next(r for r in self.ranked if r.index == index)
 
 
-def order(scores: Sequence[float]) -> list[int]:
-    """Indices best first; equal scores keep index order (lowest index wins a tie)."""
-    return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+def order(scores: Sequence[float], ok: Optional[Sequence[bool]] = None) -> list[int]:
+    """Indices best first; equal scores keep index order (lowest index wins a tie). With `ok`, every
+    kept candidate comes before every dropped one."""
+    keep = [True] * len(scores) if ok is None else list(ok)
+    return sorted(range(len(scores)), key=lambda i: (not keep[i], -float(scores[i]), i))
 
 
 def check_profile_basis(profile, basis) -> None:
@@ -92,6 +116,9 @@ class Reranker:
         with self._lock:
             if self._scorer is None:
                 self._scorer = self.basis.scorer(device=self.device)
+                from prefchat.generation.traits import warm
+
+                warm()  # the card's labels, here in the worker rather than on the first turn
             return self._scorer
 
     def set_profile(self, profile) -> None:
@@ -99,20 +126,71 @@ class Reranker:
             check_profile_basis(profile, self.basis)
         self.profile = profile
 
-    def rerank(self, prompt: str, texts: Sequence[str]) -> RerankResult:
+    def rerank(self, prompt: str, texts: Sequence[str], finish_reasons: Optional[Sequence[str]] = None,
+               instructions: Optional[Sequence[Optional[str]]] = None) -> RerankResult:
+        """Guard, then lambda . phi. finish_reasons (per candidate "stop"/"length"/...) lets the guard
+        catch truncated junk; instructions are only carried onto the result for display."""
         texts = list(texts)
         if not texts:
             raise ValueError("nothing to rerank")
+        instr = list(instructions) if instructions is not None else [None] * len(texts)
+        if len(instr) != len(texts):
+            raise ValueError("instructions needs one entry per candidate")
         if self.profile is None:
-            return RerankResult([Ranked(i, t, None, i) for i, t in enumerate(texts)], 0.0,
-                                NO_PROFILE_NOTE)
+            t0 = time.perf_counter()
+            verdicts = screen(prompt, texts, finish_reasons)
+            guard_s = time.perf_counter() - t0
+            ok = [v.ok for v in verdicts]
+            idx = order([0.0] * len(texts), ok)
+            ranked = [Ranked(i, texts[i], None, r, ok[i], verdicts[i].reason, instruction=instr[i])
+                      for r, i in enumerate(idx)]
+            return RerankResult(ranked, 0.0, NO_PROFILE_NOTE, guard_s)
         import numpy as np
 
         scorer = self.load()
         t0 = time.perf_counter()
         lam = np.asarray(self.profile.lam, dtype=np.float64)
-        phi = np.asarray(scorer.phi(texts, [prompt] * len(texts)), dtype=np.float64)
+        phi, rel = phi_and_relevance(scorer, prompt, texts)
         scores = phi @ lam
         seconds = time.perf_counter() - t0
-        ranked = [Ranked(i, texts[i], float(scores[i]), r) for r, i in enumerate(order(scores))]
-        return RerankResult(ranked, seconds)
+        t1 = time.perf_counter()
+        verdicts = screen(prompt, texts, finish_reasons, None if rel is None else list(rel))
+        ok = [v.ok for v in verdicts]
+        ranked = [Ranked(i, texts[i], float(scores[i]), r, ok[i], verdicts[i].reason, phi[i],
+                         None if rel is None else float(rel[i]), instr[i])
+                  for r, i in enumerate(order(scores, ok))]
+        result = RerankResult(ranked, seconds)
+        self._explain(result)
+        result.guard_seconds = time.perf_counter() - t1
+        return result
+
+    def _explain(self, result: RerankResult) -> None:
+        """Fill result.why from the winner and the best kept candidate with different text."""
+        if not self.basis.axes:
+            return
+        best = result.best
+        runner = next((r for r in result.ranked[1:] if r.ok and r.text != best.text), None)
+        if runner is None or best.phi is None or runner.phi is None:
+            return
+        from prefchat.generation.explain import why, why_text
+
+        result.why = why(best.phi, runner.phi, self.profile, self.basis)
+        result.why_text = why_text(result.why, self.profile, self.basis)
+
+
+def phi_and_relevance(scorer, prompt: str, texts: list[str]):
+    """phi of the texts, and each text's relevance to the prompt (None when the scorer's encoder
+    does not give sentence embeddings). One encoder pass: the prompt rides in the texts' batch."""
+    import numpy as np
+
+    from prefchat.generation import relevance
+
+    enc, head = getattr(scorer, "encoder", None), getattr(scorer, "head", None)
+    if head is None or not relevance.supports(enc) or not hasattr(enc, "features"):
+        return np.asarray(scorer.phi(texts, [prompt] * len(texts)), dtype=np.float64), None
+    import torch
+
+    feats = enc.features(texts + [prompt])
+    with torch.inference_mode():
+        phi = head(torch.as_tensor(feats[:-1], device=scorer.device)).double().cpu().numpy()
+    return phi, relevance.cosine(feats[-1], feats[:-1])

@@ -14,15 +14,29 @@ from prefchat.errors import PrefchatError
 def eval_cmd(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Corpus JSONL (default: the shipped corpus)."),
     basis: Optional[str] = typer.Option(None, "--basis", help="Basis directory or name (default: shipped)."),
-    answers: str = typer.Option("5,10,20,40", "--answers", help="Comma-separated answer budgets."),
+    answers: Optional[str] = typer.Option(None, "--answers", help="Comma-separated answer budgets "
+                                          "(default 5,10,20,40); with --generation one number (default 10)."),
     users: str = typer.Option("paper", "--users", help="Simulated users: paper (84 two-trait) or dense."),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write AUC vs answers and vs words read as a PNG."),
     words: str = typer.Option("500,1000,1500,2500,4000", "--words",
                               help="Comma-separated budgets of words read (reading cost of elicitation)."),
+    generation: bool = typer.Option(False, "--generation", help="Simulate personalised generation: win rate "
+                                    "of the shown reply vs a plain reply per candidate strategy and N."),
+    p: float = typer.Option(0.7, "--p", help="With --generation: how often the simulated model follows an "
+                            "instruction of up to two traits."),
+    draws: int = typer.Option(4, "--draws", help="With --generation: repetitions per user and prompt."),
+    validation: bool = typer.Option(False, "--validation", help="With --generation on the basis's own "
+                                    "corpus: the split's training users (for choosing settings)."),
 ) -> None:
-    """New users: AUC and accuracy vs number of answers (active, random), with baselines and win rate."""
+    """New users: AUC and accuracy vs number of answers (active, random), with baselines and win rate.
+    With --generation: the candidate strategies of chat, in simulation (see prefchat/generation)."""
+    if generation:
+        from prefchat.commands.eval_generation import run
+
+        return run(corpus, basis, answers, users, seed, as_json, p, draws, validation)
+    answers = answers or "5,10,20,40"
     try:
         budgets = sorted({int(x) for x in answers.split(",") if x.strip()})
     except ValueError:

@@ -172,3 +172,41 @@ def refit_cmd(name: str, basis: Optional[str] = typer.Option(None, "--basis", he
     new = refit(prof, b, _pair_diffs(b))
     store.save(new, overwrite=True)
     typer.echo(f"refitted '{name}' on basis '{b.name}' ({b.dims} dims) from {len(new.answers)} answers")
+
+
+@app.command("card")
+def card_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the default one)."),
+             basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
+    """Print the profile's style card: a one-line instruction to paste into any assistant's custom
+    instructions. The card alone goes to stdout; what it rests on goes to stderr."""
+    from prefchat.basis import TRAIT_POLES, load_basis, shipped_models_dir
+    from prefchat.errors import PrefchatError
+    from prefchat.generation.card import style_card
+    from prefchat.generation.traits import estimate
+
+    store = _store()
+    name = name or store.get_default()
+    if not name:
+        raise PrefchatError("no default profile; name one, or set it with `prefchat profile use NAME`")
+    prof = store.load(name)
+    b = None
+    for cand in ([basis] if basis else [shipped_models_dir() / prof.basis.name, None]):
+        try:
+            b = load_basis(cand)
+        except PrefchatError:
+            if basis:
+                raise
+            continue
+        if b.fingerprint == prof.basis.fingerprint:
+            break
+    card = style_card(prof, b)
+    if not card.text:  # nothing to paste: stdout stays empty, and the reason is not an error
+        _err(f"prefchat: profile '{name}' has an empty card: {card.why_empty}")
+        raise typer.Exit(1)
+    typer.echo(card.text)
+    est = estimate(prof, b)
+    src = (f"{est.n_answers} labelled quiz answers" if est.source == "answers"
+           else f"lambda through the axes of basis '{b.name}'")
+    leans = ", ".join(f"{TRAIT_POLES[x.trait][1 if x.sign > 0 else 0]} ({x.strength:.1f} sd)"
+                      for x in card.leanings)
+    _err(f"leanings: {leans} — from {src}; only leanings more than one posterior sd from zero are named")

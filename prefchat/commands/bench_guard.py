@@ -1,0 +1,64 @@
+"""`prefchat bench guard`: what personalised generation adds to a turn beyond scoring (the guard, the
+per-candidate instructions, "why this reply"), and with --calibrate the corpus numbers behind the
+guard's thresholds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def bench_guard(
+    n: int = typer.Option(8, "-n", help="Candidates per turn."),
+    repeats: int = typer.Option(200, help="Turns to take the median of."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Profile file (default: the shipped "
+                                           "example profiles/concise-formal.json)."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="Also measure the guard's thresholds on the "
+                                   "shipped corpus (loads the encoder; features are cached)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Guard + instructions + why per turn (target: <= 5 ms beyond scoring)."""
+    import platform
+
+    from prefchat.basis import load_basis, shipped_models_dir
+    from prefchat.corpus import load_corpus
+    from prefchat.errors import PrefchatError
+    from prefchat.generation import calibrate as cal
+    from prefchat.profiles.exchange import read_profile_file
+
+    if not 1 <= n <= 64 or repeats < 1:
+        raise PrefchatError("-n must be 1..64 and --repeats at least 1")
+    b = load_basis()
+    prof_file = profile or shipped_models_dir().parent / "profiles" / "concise-formal.json"
+    prof = read_profile_file(str(prof_file))
+    c = load_corpus()
+    # the longest replies of the corpus (2,000+ characters, past a 256-token chat reply): the worst case
+    texts = sorted(c.texts, key=len, reverse=True)[:n]
+    out = {"turn": cal.time_turn(prof, b, texts, c.prompt_text(c.prompt_ids[0]), [0.5] * n, n, repeats),
+           "machine": f"{platform.machine()}, python {platform.python_version()}"}
+    if calibrate:
+        from prefchat.basis_train import cached_features
+
+        enc = b.scorer(device="cpu").encoder
+        rf = cached_features(enc, c.texts)
+        pf = cached_features(enc, [c.prompt_text(p) for p in c.prompt_ids])
+        jf = cached_features(enc, list(cal.NON_ANSWERS))
+        out["relevance"] = cal.relevance_numbers(c, rf, pf, jf)
+        out["repetition"] = cal.repetition_numbers(c.texts)
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    t = out["turn"]
+    typer.echo(f"per turn, {t['n']} candidates of ~{t['chars']} characters (median of {repeats}):")
+    typer.echo(f"  first turn of a process (reads the shipped corpus's labels once): "
+               f"{t['first'] * 1e3:.1f} ms")
+    for mode in ("cold", "warm"):
+        m = t[mode]
+        typer.echo(f"  {mode:4s}: guard {m['guard'] * 1e3:.2f} ms, instructions {m['instructions'] * 1e3:.2f} ms, "
+                   f"why {m['why'] * 1e3:.2f} ms, total {m['total'] * 1e3:.2f} ms (target <= 5 ms)")
+    for key in ("relevance", "repetition"):
+        if key in out:
+            typer.echo(f"{key}: {json.dumps(out[key])}")
