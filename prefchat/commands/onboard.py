@@ -61,14 +61,14 @@ def _resume_diffs(basis):
     return fn
 
 
-def live_driver(session):
+def live_driver(session, seed=None):
     """The LiveDriver for --live on the configured backend; an 'off' driver (with its one-line note)
     when no backend can be built, so the quiz still runs on the pool."""
     from prefchat.errors import PrefchatError
     from prefchat.onboarding.live import LiveDriver, from_config
 
     try:
-        return LiveDriver(from_config(session.basis))
+        return LiveDriver(from_config(session.basis, seed=seed))
     except PrefchatError as exc:
         return LiveDriver.unavailable(exc)
 
@@ -89,13 +89,13 @@ def run_onboarding(profile=None, questions=None, restart=False, plain=False, bas
         from prefchat.tui.plain import run_plain
 
         s = loader()
-        driver = live_driver(s) if live else None
+        driver = live_driver(s, seed) if live else None
         return run_plain(s, sys.stdin, Console(), driver, wait_for_model=not sys.stdin.isatty())
 
     from prefchat.errors import PrefchatError
     from prefchat.tui.onboard_app import OnboardApp
 
-    outcome = OnboardApp(loader, live_driver if live else None).run()
+    outcome = OnboardApp(loader, (lambda sess: live_driver(sess, seed)) if live else None).run()
     if outcome is None:  # the app was closed before it finished loading
         return EXIT_STOPPED
     if outcome.status == "error":

@@ -125,11 +125,12 @@ class LiveQuestions:
             raise LiveFailed("the prompt is empty")
         t0 = time.perf_counter()
         _, plus, minus = instructions_for(precision, self.basis)
+        sides = (plus, minus)
         self.load()
         why = ""
         for attempt in (1, 2):
             seed = self._rng.randrange(2**31)
-            texts, finish = zip(*(self._generate(prompt, ins, seed + k, cancel) for k, ins in enumerate((plus, minus))))
+            texts, finish = zip(*(self._generate(prompt, ins, seed + k, cancel) for k, ins in enumerate(sides)))
             phi, rel = phi_and_relevance(self.scorer, prompt, list(texts))
             verdicts = screen(prompt, list(texts), list(finish), None if rel is None else list(rel))
             bad = [v.reason for v in verdicts if not v.ok or v.reason]
@@ -138,21 +139,21 @@ class LiveQuestions:
             if not bad:
                 flip = self._rng.random() < 0.5
                 i, j = (1, 0) if flip else (0, 1)
-                ins = (plus, minus)
                 return LivePair(prompt, texts[i], texts[j], np.asarray(phi[i] - phi[j], dtype=np.float64),
-                                (ins[i], ins[j]), time.perf_counter() - t0, attempt)
+                                (sides[i], sides[j]), time.perf_counter() - t0, attempt)
             why = bad[0]
         raise LiveFailed(f"the model's replies were unusable twice ({why}); asking a question from the pool "
                          "instead")
 
 
-def from_config(basis, cfg=None, **overrides) -> LiveQuestions:
-    """LiveQuestions on the configured backend (config file, env, overrides), not loaded yet."""
+def from_config(basis, cfg=None, seed: Optional[int] = None, **overrides) -> LiveQuestions:
+    """LiveQuestions on the configured backend (config file, env, overrides), not loaded yet.
+    seed: makes the generation seeds reproducible (tests, benchmarks)."""
     from prefchat.chat.session import build_backend
     from prefchat.config import load_config
 
     cfg = cfg if cfg is not None else load_config()
-    return LiveQuestions(build_backend(cfg, **overrides), basis, temperature=cfg.temperature)
+    return LiveQuestions(build_backend(cfg, **overrides), basis, temperature=cfg.temperature, seed=seed)
 
 
 class LiveDriver:
