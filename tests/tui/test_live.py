@@ -270,3 +270,42 @@ def test_plain_live_without_a_model_says_so_in_one_line_and_uses_the_pool(home, 
     assert len(notes) == 1 and "no model configured" in notes[0]
     assert "Type a prompt" not in p.stdout
     assert len(saved(home, "me")["answers"]) == 2
+
+
+def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer):
+    from prefchat.tui.onboard_app import LivePromptScreen, OnboardApp, QuizScreen
+    from prefchat.tui.quiz import open_session
+
+    from .screens import screen_text
+
+    def factory(s):
+        return LiveDriver(LiveQuestions(llama(tiny_gguf), basis, scorer=scorer, max_tokens=32, seed=1))
+
+    app = OnboardApp(lambda: open_session(profile="live", seed=0), factory)
+
+    async def run():
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(3):  # the quiz loads, then the model loads (both in workers)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, LivePromptScreen), screen_text(app)
+            assert suggestion(0) in screen_text(app)
+            await pilot.press("enter")                 # accept the suggested prompt
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, QuizScreen), screen_text(app)
+            text = screen_text(app)
+            assert "live: written by your model" in text and "min left" in text
+            q = app.session.current()
+            assert q.live is not None and q.prompt == suggestion(0)
+            await pilot.press("b")
+            await pilot.pause()
+            assert app.session.current().live is None  # a pool question comes next
+            await pilot.press("q")
+
+    import asyncio
+
+    asyncio.run(run())
+    d = saved(home)
+    assert [(a["prompt"], a["choice"]) for a in d["answers"]] == [(suggestion(0), "b")]
