@@ -207,7 +207,8 @@ class QuizSession:
     def extend(self, n: int = MORE_QUESTIONS) -> None:
         """'A few more': n questions past what has been answered. Asking for more overrides the
         early stop and the words budget (otherwise the next answer would end the quiz again)."""
-        self.total = (self.answered if self.stopped_early else max(self.total, self.answered)) + int(n)
+        ended_early = self.stopped_early or self.elicitor.budget is not None  # settled, or words ran out
+        self.total = (self.answered if ended_early else max(self.total, self.answered)) + int(n)
         self.stopped_early = False
         self.stop_sd = None
         self.elicitor.budget = None
