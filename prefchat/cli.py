@@ -59,6 +59,8 @@ def _register() -> None:
     from prefchat.commands import bench_guard, rank
     rank.register(app)
     bench.app.command("guard")(bench_guard.bench_guard)
+    from prefchat.commands import bench_live
+    bench.app.command("onboard-live")(bench_live.bench_onboard_live)
 
 
 _register()

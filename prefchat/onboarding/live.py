@@ -87,9 +87,11 @@ class LiveQuestions:
     (seconds): call them from a worker thread. scorer: a loaded basis scorer, or None to load it."""
 
     def __init__(self, backend, basis, scorer=None, max_tokens: int = LIVE_MAX_TOKENS,
-                 temperature: float = 0.8, seed: Optional[int] = None) -> None:
+                 temperature: float = 0.8, seed: Optional[int] = None, ignore_eos: bool = False) -> None:
+        """ignore_eos: decode exactly max_tokens per reply (benchmarks only)."""
         self.backend, self.basis, self.scorer = backend, basis, scorer
         self.max_tokens, self.temperature = int(max_tokens), float(temperature)
+        self.ignore_eos = bool(ignore_eos)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -110,7 +112,7 @@ class LiveQuestions:
         from prefchat.llm import GenerationRequest
 
         req = GenerationRequest(messages(prompt, instruction), n=1, max_tokens=self.max_tokens,
-                                temperature=self.temperature, seed=seed)
+                                temperature=self.temperature, seed=seed, ignore_eos=self.ignore_eos)
         c = self.backend.generate(req, None, cancel)[0]
         return c.text, c.finish_reason
 
