@@ -321,9 +321,11 @@ class OnboardApp(App[Outcome]):
     def _live_loaded(self) -> None:
         if self.driver.state == "off":
             self.notify(self.driver.note or "Live questions are off.", severity="warning", timeout=8)
-        elif self.driver.state == "ready":
-            self.notify("Your model is ready: live questions from now on, every other question.", timeout=4)
-        self.maybe_live()
+        elif self.driver.state == "ready" and self.session is not None:
+            # Never pull the question being read away: the first live prompt comes after this answer.
+            self._live_checked_at = self.session.answered
+            self.notify("Your model is ready: after this answer, every other question is a live one.",
+                        timeout=4)
 
     def maybe_live(self) -> None:
         """Ask for a live prompt when one is due (once per new question, only from the quiz screen)."""

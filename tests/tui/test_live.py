@@ -283,11 +283,19 @@ def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer)
 
     app = OnboardApp(lambda: open_session(profile="live", seed=0), factory)
 
+    pool_q = None
+
     async def run():
+        nonlocal pool_q
         async with app.run_test(size=(100, 30)) as pilot:
             for _ in range(3):  # the quiz loads, then the model loads (both in workers)
                 await app.workers.wait_for_complete()
                 await pilot.pause()
+            assert isinstance(app.screen, QuizScreen)  # the pool question being read stays
+            pool_q = app.session.current()
+            assert pool_q.live is None
+            await pilot.press("a")
+            await pilot.pause()
             assert isinstance(app.screen, LivePromptScreen), screen_text(app)
             assert suggestion(0) in screen_text(app)
             await pilot.press("enter")                 # accept the suggested prompt
@@ -308,4 +316,4 @@ def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer)
 
     asyncio.run(run())
     d = saved(home)
-    assert [(a["prompt"], a["choice"]) for a in d["answers"]] == [(suggestion(0), "b")]
+    assert [(a["prompt"], a["choice"]) for a in d["answers"]] == [(pool_q.prompt, "a"), (suggestion(0), "b")]
