@@ -22,13 +22,13 @@ per-question cost (deciding and pressing a key takes seconds however short the p
 Measured on the shipped corpus's new users (25 two-trait users x 4 seeds; mean AUC after 1,000 and
 1,500 words read; BENCHMARKS.md, "Cost-aware onboarding"):
 
-    active (fisher, no cost)        0.755  0.820
-    x / words                       0.832  0.878
-    x / (words + 40)                0.813  0.869
-    log(1 + x) / words              0.832  0.880
-    log(1 + x) / (words + 20)       0.835  0.885   <- shipped
-    log(1 + x) / (words + 40)       0.835  0.882
-    BALD (mutual information) / (words + 20)  0.828  0.873
+    active (fisher, no cost)           0.755  0.820
+    x / words                          0.832  0.878
+    x / (words + 40)                   0.813  0.869
+    log(1 + x) / words                 0.832  0.880
+    log(1 + x) / (words + 20)          0.835  0.885   <- shipped
+    log(1 + x) / (words + 40)          0.835  0.882
+    BALD (mutual info.) / (words + 20) 0.828  0.873
 
 Pricing the words is what matters (+0.06 to +0.08 over active); among the ratios the differences are
 within the noise of 100 simulated quizzes. log(1 + x) is kept because it is the information itself
@@ -105,7 +105,7 @@ def uncertainty(candidates: np.ndarray, precision: np.ndarray) -> np.ndarray:
 
 
 OVERHEAD_WORDS = 20.0    # fixed cost of one question, in words read (about 5 s): see the module doc
-FIRST_MAX_WORDS = 150.0  # the first question (random, before any answer) is drawn among pairs this short
+FIRST_MAX_WORDS = 150.0  # the first question (random, before any answer) is drawn among pairs shorter than this
 
 
 def information_gain(candidates: np.ndarray, lam: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -132,7 +132,7 @@ class Elicitor:
     pool: (K, J) pair differences; prompts: K prompt ids (no prompt is asked twice).
     strategy: "active" (argmax ||v||_{H^-1}), "cost-aware" (most information per word read; needs
     `costs`, the words a person reads for each pair) or "random" (the baseline). The first pick is
-    random; for "cost-aware" it is drawn among pairs of at most `first_max_cost` words (the cheapest
+    random; for "cost-aware" it is drawn among pairs of fewer than `first_max_cost` words (the cheapest
     pair when none is that short), so the first screen is quick to read.
     budget: with costs, a limit on the words read in total; only pairs that still fit are asked, and
     next_question() returns None once none does (any strategy)."""
@@ -207,7 +207,7 @@ class Elicitor:
         idx = np.flatnonzero(ok)
         if self.strategy == "cost-aware":
             if not self.order:
-                short = idx[self.costs[idx] <= self.first_max_cost]
+                short = idx[self.costs[idx] < self.first_max_cost]
                 if short.size == 0:
                     short = idx[self.costs[idx] == self.costs[idx].min()]
                 return int(self._rng.choice(short))
