@@ -65,6 +65,20 @@ def saved(home, name="live"):
     return json.loads((home / "profiles" / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def until_a_pair_passes(make, tries=10):
+    """A random-weight model writes byte gibberish, which the guard's relevance floor often rejects
+    (twice in a row: LiveFailed). These tests are about what happens to a pair that passes, so they
+    ask again with the next seeds; the guard's own behaviour is tested with `Scripted` below."""
+    for _ in range(tries):
+        try:
+            pair = make()
+        except LiveFailed:
+            continue
+        if pair is not None:
+            return pair
+    pytest.fail(f"no live pair passed the guard in {tries} tries")
+
+
 class Recording(Backend):
     """Passes every request through to a real backend and keeps what was asked and answered."""
 
@@ -90,7 +104,7 @@ def test_a_live_pair_is_two_instructions_scored_by_the_basis(home, tiny_gguf, ba
     rec = Recording(llama(tiny_gguf))
     lq = LiveQuestions(rec, basis, scorer=scorer, max_tokens=48, seed=1)
     nu, plus, minus = instructions_for(s.elicitor.precision, basis)
-    pair = lq.make("How do I keep basil fresh?", s.elicitor.precision)
+    pair = until_a_pair_passes(lambda: lq.make("How do I keep basil fresh?", s.elicitor.precision))
     # the two replies shown were written under the two instructions for opposite ends of nu, the
     # posterior's most uncertain direction, each as the last (system) turn of its own request
     assert plus != minus
@@ -212,7 +226,8 @@ def test_server_down_mid_quiz_falls_back_to_the_pool_and_keeps_every_answer(home
         s.answer("a")
         driver.load()
         assert driver.state == "ready" and driver.due(s)
-        assert driver.make(s, suggestion(0)) is not None
+        until_a_pair_passes(lambda: driver.make(s, suggestion(0)))
+        assert s.current().live is not None
         s.answer("b")                           # a live answer, saved
         s.answer("a")                           # a pool answer
     finally:
