@@ -42,7 +42,9 @@ def bench_guard(
     if calibrate:
         from prefchat.basis_train import cached_features
 
-        enc = b.scorer(device="cpu").encoder
+        scorer = b.scorer(device="cpu")
+        enc = scorer.encoder
+        out["scoring"] = _scoring_cost(scorer, c.prompt_text(c.prompt_ids[0]), texts)
         rf = cached_features(enc, c.texts)
         pf = cached_features(enc, [c.prompt_text(p) for p in c.prompt_ids])
         jf = cached_features(enc, list(cal.NON_ANSWERS))
@@ -55,10 +57,35 @@ def bench_guard(
     typer.echo(f"per turn, {t['n']} candidates of ~{t['chars']} characters (median of {repeats}):")
     typer.echo(f"  first turn of a process (reads the shipped corpus's labels once): "
                f"{t['first'] * 1e3:.1f} ms")
-    for mode in ("cold", "warm"):
+    for mode in ("cold", "warm", "cold_cpu", "warm_cpu"):
         m = t[mode]
-        typer.echo(f"  {mode:4s}: guard {m['guard'] * 1e3:.2f} ms, instructions {m['instructions'] * 1e3:.2f} ms, "
+        label = mode.replace("_cpu", ", CPU time") if mode.endswith("cpu") else mode + ", wall time"
+        typer.echo(f"  {label:15s}: guard {m['guard'] * 1e3:.2f} ms, instructions {m['instructions'] * 1e3:.2f} ms, "
                    f"why {m['why'] * 1e3:.2f} ms, total {m['total'] * 1e3:.2f} ms (target <= 5 ms)")
+    if "scoring" in out:
+        sc = out["scoring"]
+        typer.echo(f"scoring the {t['n']} candidates (median of {sc['repeats']}): phi alone {sc['phi'] * 1e3:.0f} ms, "
+                   f"phi + relevance (the prompt in the same batch) {sc['phi_and_relevance'] * 1e3:.0f} ms")
     for key in ("relevance", "repetition"):
         if key in out:
             typer.echo(f"{key}: {json.dumps(out[key])}")
+
+
+def _scoring_cost(scorer, prompt: str, texts: list[str], repeats: int = 5) -> dict:
+    """What relevance adds to scoring: phi of the candidates, against phi plus the prompt's sentences
+    in the same encoder batch (what the reranker does)."""
+    import statistics
+    import time
+
+    from prefchat.rerank import phi_and_relevance
+
+    a, b = [], []
+    scorer.phi(texts, [prompt] * len(texts))  # warm-up
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        scorer.phi(texts, [prompt] * len(texts))
+        t1 = time.perf_counter()
+        phi_and_relevance(scorer, prompt, texts)
+        a.append(t1 - t0)
+        b.append(time.perf_counter() - t1)
+    return {"phi": statistics.median(a), "phi_and_relevance": statistics.median(b), "repeats": repeats}

@@ -52,27 +52,53 @@ def relevance_numbers(corpus, reply_feats: np.ndarray, prompt_feats: np.ndarray,
     return out
 
 
+def _table(rows: int) -> str:
+    return "| Day | Morning | Evening |\n|---|---|---|\n" + "\n".join(
+        f"| Day {i} | Run {i} km at an easy pace | Stretch for 10 minutes |" for i in range(1, rows + 1))
+
+
+def _plan(rows: int) -> str:
+    return "Here is the plan:\n" + "\n".join(
+        f"{i}. Week {i}: run for {i + 1} minutes, walk for 2 minutes, repeat 6 times." for i in range(1, rows + 1))
+
+
+SONG = ("Verse one: the morning train is late again.\nI count the stations on my hands.\n\n" + "{chorus}" +
+        "Verse two: the window shows a sleeping town.\nA dog runs after every wheel.\n\n{chorus}"
+        "Bridge: and if the signals all turn red,\nI'll walk the rails instead.\n\n{chorus}").replace(
+    "{chorus}", "Chorus:\nOh, carry me home, carry me home,\nover the river and down the line.\n"
+                "Oh, carry me home, carry me home,\nI'll be there by half past nine.\n\n")
+
+# Legitimately repetitive replies the guard must leave alone.
+STRUCTURED = {"table 7 rows": _table(7), "table 30 rows": _table(30), "table 100 rows": _table(100),
+              "plan 8 steps": _plan(8), "plan 20 steps": _plan(20), "song, chorus x 3": SONG}
+
+
 def repetition_numbers(texts: list[str], seed: int = 0, samples: int = 400) -> dict:
     from prefchat.reward.encoders import split_sentences
 
-    rep = [guard.repeat_fraction(t) for t in texts if len(guard._WORDS.findall(t)) >= guard.MIN_LOOP_WORDS]
-    zr = [guard.zlib_ratio(t) for t in texts if len(t.encode()) >= guard.MIN_ZLIB_BYTES]
     rng = np.random.default_rng(seed)
     sents = [s for t in texts for s in split_sentences(t) if len(s.split()) >= 4]
-    pick = rng.choice(len(sents), size=min(samples, len(sents)), replace=False)
-    loop30 = [" ".join([sents[i]] * 30) for i in pick]
-    tails = []
-    for i in rng.choice(len(texts), size=min(samples, len(texts)), replace=False):
-        parts = split_sentences(texts[i])
-        if parts:
-            tails.append(texts[i] + " " + " ".join([parts[-1]] * 10))
-    caught = lambda xs: float(np.mean([guard._loop_measure(x) is not None for x in xs]))  # noqa: E731
-    return {"corpus_repeat_fraction": _q(rep), "corpus_zlib_ratio": _q(zr, (0.01, 0.5)),
-            "loop30_repeat_fraction": _q([guard.repeat_fraction(x) for x in loop30], (0.01, 0.5)),
-            "loop30_zlib_ratio": _q([guard.zlib_ratio(x) for x in loop30], (0.5, 0.99)),
-            "answer_then_10x_repeat_fraction": _q([guard.repeat_fraction(x) for x in tails], (0.05, 0.5)),
-            "corpus_flagged": caught(texts), "loop30_flagged": caught(loop30),
-            "answer_then_10x_flagged": caught(tails)}
+    loop30 = [" ".join([sents[i]] * 30) for i in rng.choice(len(sents), size=min(samples, len(sents)), replace=False)]
+    tails: dict[int, list[str]] = {10: [], 5: []}
+    for k in tails:
+        for i in rng.choice(len(texts), size=min(samples, len(texts)), replace=False):
+            parts = split_sentences(texts[i])
+            if parts:
+                tails[k].append(texts[i] + " " + " ".join([parts[-1]] * k))
+
+    def measures(xs: list[str]) -> dict:
+        long = [x for x in xs if len(x.encode()) >= guard.MIN_ZLIB_BYTES]
+        return {"repeated_segments": _q([guard.repeated_segments(x) for x in xs], (0.05, 0.5)),
+                "repeated_4grams": _q([guard.repeat_fraction(x) for x in xs], (0.5, 0.99)),
+                "zlib_ratio": _q([guard.zlib_ratio(x) for x in long], (0.01, 0.5)) if long else None,
+                "flagged": float(np.mean([guard._loop_measure(x) is not None for x in xs]))}
+
+    out = {"corpus": measures(texts), "sentence_x30": measures(loop30), "answer_then_last_x10": measures(tails[10]),
+           "answer_then_last_x5": measures(tails[5])}
+    out["structured"] = {k: {"repeated_segments": guard.repeated_segments(x), "repeated_4grams": guard.repeat_fraction(x),
+                             "zlib_ratio": guard.zlib_ratio(x), "flagged": guard._loop_measure(x) is not None}
+                         for k, x in STRUCTURED.items()}
+    return out
 
 
 def time_turn(profile, basis, texts: list[str], prompt: str, relevance: list[float], n: int = 8,
@@ -95,26 +121,29 @@ def time_turn(profile, basis, texts: list[str], prompt: str, relevance: list[flo
     t0 = time.perf_counter()
     candidate_instructions(DEFAULT_STRATEGY, profile, basis, n, rng)
     out: dict = {"first": time.perf_counter() - t0}
-    for mode in ("cold", "warm"):
-        times = {"guard": [], "instructions": [], "why": []}
-        for r in range(repeats):
-            guard._measures.cache_clear()  # every turn's texts are new
-            if mode == "cold":
-                traits._label_fit.cache_clear()
-            cand = [f"{t} ({r})" for t in texts[:n]]  # distinct texts each round
-            t0 = time.perf_counter()
-            guard.screen(prompt, cand, ["stop"] * len(cand), relevance[:n])
-            t1 = time.perf_counter()
-            candidate_instructions(DEFAULT_STRATEGY, profile, basis, n, rng)
-            t2 = time.perf_counter()
-            why(phi[0], phi[1], profile, basis)
-            t3 = time.perf_counter()
-            times["guard"].append(t1 - t0)
-            times["instructions"].append(t2 - t1)
-            times["why"].append(t3 - t2)
-        med = {k: float(np.median(v)) for k, v in times.items()}
-        med["total"] = float(np.median(np.sum([times[k] for k in times], axis=0)))
-        out[mode] = med
+    # Wall time and this thread's CPU time: on a machine shared with other jobs, wall time also counts
+    # the moments the scheduler gave the core to someone else; CPU time is what the turn itself costs.
+    for clock_name, clock in (("wall", time.perf_counter), ("cpu", time.thread_time)):
+        for mode in ("cold", "warm"):
+            times = {"guard": [], "instructions": [], "why": []}
+            for r in range(repeats):
+                guard._measures.cache_clear()  # every turn's texts are new
+                if mode == "cold":
+                    traits._label_fit.cache_clear()
+                cand = [f"{t} ({r})" for t in texts[:n]]  # distinct texts each round
+                t0 = clock()
+                guard.screen(prompt, cand, ["stop"] * len(cand), relevance[:n])
+                t1 = clock()
+                candidate_instructions(DEFAULT_STRATEGY, profile, basis, n, rng)
+                t2 = clock()
+                why(phi[0], phi[1], profile, basis)
+                t3 = clock()
+                times["guard"].append(t1 - t0)
+                times["instructions"].append(t2 - t1)
+                times["why"].append(t3 - t2)
+            med = {k: float(np.median(v)) for k, v in times.items()}
+            med["total"] = float(np.median(np.sum([times[k] for k in times], axis=0)))
+            out[f"{mode}_{clock_name}" if clock_name == "cpu" else mode] = med
     out["n"] = n
     out["chars"] = int(np.mean([len(t) for t in texts[:n]]))
     return out

@@ -1,11 +1,12 @@
 """The style card: a profile in words, short enough for a model (or a person) to follow.
 
-A user's weight on a named trait is w_t = a_t . lambda (a_t: the basis's axis for trait t; see
-prefchat.basis_train.trait_axes), with posterior sd s_t = sqrt(a_t' H^-1 a_t) from the profile's
-precision H. The card names a trait only when |w_t| > threshold * s_t (about one sd from zero:
-the profile has clearly learned it), strongest first in sd units, at most three: people and models
-follow short instructions best, and the simulation (`prefchat eval --generation`) shows an instruction
-naming many traits is followed less often.
+A user's weight on a named trait, w_t, and its posterior sd s_t come from generation/traits.py: fitted
+on the trait labels of the profile's quiz answers when it has them, else read from lambda through the
+basis axes (w_t = a_t . lambda, s_t = sqrt(a_t' H^-1 a_t), see prefchat.basis_train.trait_axes). The
+card names a trait only when |w_t| > threshold * s_t (about one sd from zero: the profile has clearly
+learned it), strongest first in sd units, at most three: people and models follow short instructions
+best, and the simulation (`prefchat eval --generation`) shows an instruction naming many traits is
+followed less often.
 
     Answer concisely and casually; be confident.
 

@@ -6,17 +6,16 @@ every real answer, and a reply that was just "\\x00" won a chat turn. So every p
   empty      nothing visible once whitespace, control/format characters and terminal escape
              sequences are removed
   no words   visible, but not one letter or digit ("...", "!!!", a lone emoji)
-  loop       a repetition loop: most of the word 4-grams are repeats, or the text compresses like
-             a loop (see the thresholds below)
+  loop       a repetition loop: sentences repeating back to back, most word 4-grams repeated, or
+             text that compresses like a loop (see the thresholds below)
   truncated  stopped at the token limit (finish_reason "length") with far less text than its
              siblings: the tokens went on something that is not text
   off-topic  answers the prompt far worse than the best sibling (relevance floor, when the caller
              has prompt-reply similarities)
 
 It never drops every candidate: when all fail, the least bad one (by the order of the list above,
-then by its measure) stays, ok=True, with a reason that says so. The guard reads text only (regexes,
-a set of 4-grams, one zlib pass per text): well under a millisecond for 8 replies of 2,000 characters
-(`prefchat bench guard`)."""
+then by its measure) stays, ok=True, with a reason that says so. The guard reads text only (regexes, a set of 4-grams, one zlib pass per text): about 1.5 ms of CPU
+for 8 replies of ~1,400 characters (`prefchat bench guard`), and per-text facts are cached."""
 
 from __future__ import annotations
 
@@ -32,21 +31,30 @@ from typing import Optional, Sequence
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _ALNUM = re.compile(r"[^\W_]")
 _WORDS = re.compile(r"[^\W_]+")
+_SEGMENTS = re.compile(r"(?<=[.!?])\s+|\n+")
 
-# Repetition thresholds, measured on the shipped corpus (972 replies of 3 to 420 words) against loops
-# built from its own sentences (`prefchat bench guard` prints these numbers):
-#   fraction of repeated word 4-grams: corpus max 0.014 (99th percentile 0.005); one corpus sentence
-#     repeated 30 times: min 0.966 over 400 sentences; a corpus reply followed by its last sentence
-#     repeated 10 times: median 0.62, 5th percentile 0.32, min 0.10.
-#   zlib ratio (compressed / raw bytes), texts of >= 400 bytes only: corpus min 0.50; a 30x loop 0.03
-#     to 0.06; "hahaha..." with no spaces (no 4-grams to repeat) far below that.
-# 0.25 and 0.20 leave every corpus reply alone with a wide margin, catch every 30x loop, and ~98 % of
-# the "answer, then a 10x loop" replies (the rest repeat a short last sentence a few times in a long
-# answer, which reads as a flaw, not as junk).
+# Repetition: three measures, because loops come in three shapes, and tables, numbered plans, code and
+# song choruses repeat words legitimately. Measured on the shipped corpus (972 replies of 3 to 420
+# words), on loops built from its own sentences, and on structured texts (`prefchat bench guard
+# --calibrate` prints these numbers):
+#   repeated segments: the share of the text's characters in sentences or lines (>= 10 characters)
+#     that repeat the one right before them. Corpus max 0.0; a sentence x 30: 0.97; a corpus reply
+#     followed by its last sentence x 10: 5th percentile 0.31; x 5: 5th percentile 0.19. Tables,
+#     numbered plans and a song whose chorus comes back three times: 0.0 (their repeats are not
+#     back to back, or differ in a number).
+#   fraction of repeated word 4-grams (loops that cycle through several sentences, or run on without
+#     punctuation): corpus max 0.014; a sentence x 30: 0.97; a 30-row table whose rows differ in two
+#     numbers: 0.52; numbered plans 0.31-0.34; the song 0.45.
+#   zlib ratio (compressed / raw bytes, texts of >= 400 bytes), for loops without words or spaces
+#     ("hahaha..."): corpus min 0.50; a 100-row table 0.089; a sentence x 30: 0.03-0.06.
+# Thresholds 0.25 / 0.6 / 0.08: no corpus reply, table, plan or the song is flagged; every x 30 loop,
+# 98 % of the "answer, then its last sentence x 10" replies, and 90 % of the x 5 ones are.
+MIN_SEGMENT_CHARS = 10
+REPEATED_SEGMENTS = 0.25
 MIN_LOOP_WORDS = 24
-REPEAT_FRACTION = 0.25
+REPEAT_FRACTION = 0.6
 MIN_ZLIB_BYTES = 400
-ZLIB_RATIO = 0.20
+ZLIB_RATIO = 0.08
 
 # A candidate that hit the token limit is truncated junk when it holds less than this fraction of
 # the median visible length of its siblings (a long answer cut at the limit is longer, not shorter).
@@ -99,10 +107,23 @@ def zlib_ratio(text: str) -> float:
     return len(zlib.compress(raw, 6)) / max(len(raw), 1)
 
 
+def repeated_segments(text: str) -> float:
+    """Share of the text's characters in sentences/lines that repeat the one just before them."""
+    segs = [" ".join(x.lower().split()) for x in _SEGMENTS.split(text)]
+    segs = [x for x in segs if x]
+    total = sum(len(x) for x in segs)
+    if not total:
+        return 0.0
+    rep = sum(len(b) for a, b in zip(segs, segs[1:]) if a == b and len(b) >= MIN_SEGMENT_CHARS)
+    return rep / total
+
+
 def _loop_measure(text: str) -> Optional[float]:
-    """How loop-like the text is, or None when it is not a loop."""
-    words = len(_WORDS.findall(text))
-    rep = repeat_fraction(text) if words >= MIN_LOOP_WORDS else 0.0
+    """How loop-like the text is (0..1), or None when it is not a loop."""
+    seg = repeated_segments(text)
+    if seg > REPEATED_SEGMENTS:
+        return seg
+    rep = repeat_fraction(text) if len(_WORDS.findall(text)) >= MIN_LOOP_WORDS else 0.0
     if rep > REPEAT_FRACTION:
         return rep
     if len(text.encode("utf-8", "surrogatepass")) >= MIN_ZLIB_BYTES:

@@ -20,7 +20,13 @@ from typing import Optional
 import numpy as np
 
 from prefchat.errors import PrefchatError
-from prefchat.generation.card import MAX_TRAITS, instruction, leanings, leanings_from, style_card
+from prefchat.generation.card import (
+    MAX_TRAITS,
+    instruction,
+    leanings,
+    leanings_from,
+    style_card,
+)
 from prefchat.generation.traits import estimate
 
 STRATEGIES = ("plain", "card", "styled", "explore", "focused")

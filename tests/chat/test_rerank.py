@@ -73,3 +73,32 @@ def test_profile_from_another_basis_is_refused(home, basis):
         Reranker(basis, other)
     msg = str(ei.value)
     assert "\n" not in msg and "prefchat profile refit me" in msg and "old-basis" in msg
+
+
+def test_order_puts_dropped_candidates_last():
+    assert order([5.0, 1.0, 3.0], ok=[False, True, True]) == [2, 1, 0]
+    assert order([1.0, 1.0], ok=[False, False]) == [0, 1]
+
+
+def test_guard_drops_before_lambda_phi_decides(home, basis, scorer):
+    """Candidate 2 is whitespace; whatever lambda prefers, it is listed last, unchosen, with the reason,
+    and its score is still shown."""
+    texts = [TEXTS[0], "  \n ", TEXTS[2]]
+    for seed in range(4):
+        lam = np.random.default_rng(seed).normal(size=basis.dims)
+        res = Reranker(basis, make_profile(basis, lam=lam), scorer=scorer).rerank(
+            PROMPT, texts, finish_reasons=["stop"] * 3)
+        assert res.ranked[-1].index == 1 and not res.ranked[-1].ok
+        assert res.ranked[-1].reason.startswith("empty") and res.ranked[-1].score is not None
+        assert [r.ok for r in res.ranked[:2]] == [True, True] and res.best.index in (0, 2)
+        assert res.dropped == [res.ranked[-1]]
+
+
+def test_finish_reasons_reach_the_guard(home, basis, scorer):
+    """A candidate cut at the token limit with a fraction of its siblings' text never wins."""
+    prof = make_profile(basis, lam=np.ones(basis.dims))
+    texts = [TEXTS[1], "To boil an egg", TEXTS[2]]
+    res = Reranker(basis, prof, scorer=scorer).rerank(PROMPT, texts, finish_reasons=["stop", "length", "stop"])
+    assert not res.by_index(1).ok and "token limit" in res.by_index(1).reason
+    res = Reranker(basis, prof, scorer=scorer).rerank(PROMPT, texts, finish_reasons=["stop", "stop", "stop"])
+    assert res.by_index(1).ok  # the same short text that stopped by itself is an ordinary candidate
