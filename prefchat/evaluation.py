@@ -81,8 +81,13 @@ def _stage(progress, stage: str):
     return None if progress is None else lambda done, total: progress(stage, done, total)
 
 
+WORD_BUDGETS = (500, 1000, 1500, 2500, 4000)
+STRATEGIES = ("active", "cost-aware", "random")
+
+
 def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
-             progress=None) -> dict:
+             progress=None, words=WORD_BUDGETS) -> dict:
+    from prefchat.onboarding.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
     from prefchat.reward.evaluate import elicitation_curve
     from prefchat.reward.metrics import accuracy, auc
 
@@ -114,9 +119,16 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
     pool, test = phi[ca] - phi[cb], phi[ta] - phi[tb]
     mean, prec = basis.prior
     budgets = sorted(int(x) for x in answers)
+    word_budgets = sorted(int(x) for x in words)
+    # Reading cost: the words of the prompt and both responses of every pair asked.
+    costs = row_pair_words(corpus, ca, cb)
     curves = {s: elicitation_curve(pool, cp, cal_out, test, test_out, budgets, strategy=s, beta=prec,
-                                   prior_mean=mean, seed=seed, progress=_stage(progress, s))
-              for s in ("active", "random")}
+                                   prior_mean=mean, seed=seed, costs=costs, word_budgets=word_budgets,
+                                   progress=_stage(progress, s))
+              for s in STRATEGIES}
+    # The default quiz as `prefchat onboard` runs it: cost-aware within a words budget.
+    quiz = elicitation_curve(pool, cp, cal_out, test, test_out, [QUIZ_MAX_QUESTIONS], strategy="cost-aware",
+                             beta=prec, prior_mean=mean, seed=seed, costs=costs, budget=DEFAULT_WORDS)
     res = {s: c.auc for s, c in curves.items()}
     acc = {s: c.accuracy for s, c in curves.items()}
     final_lam = curves["active"].final_lam
@@ -151,10 +163,18 @@ def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str =
     col = lambda m: {str(b): float(np.nanmean(m[:, i])) for i, b in enumerate(budgets)}  # noqa: E731
     return {
         "answers": budgets,
-        "auc": {"active": col(res["active"]), "random": col(res["random"]), "per_user": col(res["per_user"]),
+        "auc": {**{s: col(res[s]) for s in STRATEGIES}, "per_user": col(res["per_user"]),
                 "global": glob_auc, "oracle": orc_auc},
-        "accuracy": {"active": col(acc["active"]), "random": col(acc["random"]), "per_user": col(acc["per_user"]),
+        "accuracy": {**{s: col(acc[s]) for s in STRATEGIES}, "per_user": col(acc["per_user"]),
                      "global": glob_acc, "oracle": orc_acc},
+        "words": word_budgets,
+        "auc_at_words": {s: {str(b): a for b, a in curves[s].mean_auc_at_words().items()} for s in STRATEGIES},
+        "median_words_at_answers": {s: {str(k): w for k, w in curves[s].median_words().items()}
+                                    for s in STRATEGIES},
+        "default_quiz": {"words_budget": DEFAULT_WORDS, "max_questions": QUIZ_MAX_QUESTIONS,
+                         "auc": float(np.nanmean(quiz.auc[:, 0])),
+                         "median_words": float(np.median(quiz.words[:, 0])),
+                         "median_questions": float(np.median([len(a) for a in quiz.asked]))},
         "winrate_vs_global": float(np.mean(wins)),
         "users": len(new),
         "test_pairs": int(len(ta)),

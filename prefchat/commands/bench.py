@@ -523,9 +523,11 @@ def _register_more() -> None:
     # Benchmarks that live in their own modules (typer only at import: cheap).
     from prefchat.commands.bench_flood import bench_flood
     from prefchat.commands.bench_guard import bench_guard
+    from prefchat.commands.bench_live import bench_onboard_live
 
     app.command("flood")(bench_flood)
     app.command("guard")(bench_guard)
+    app.command("onboard-live")(bench_onboard_live)
 
 
 _register_more()

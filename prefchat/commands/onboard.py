@@ -22,7 +22,12 @@ def register(app: typer.Typer) -> None:
 def onboard(
     profile: Optional[str] = typer.Option(None, "--profile", "-p",
                                           help="Profile name (default: the default profile, or 'me')."),
-    questions: int = typer.Option(15, "--questions", "-n", help="How many questions to ask."),
+    questions: Optional[int] = typer.Option(None, "--questions", "-n",
+                                            help="Ask exactly N questions (default: about five minutes of "
+                                                 "reading, at most 15 questions)."),
+    live: bool = typer.Option(False, "--live",
+                              help="Also ask live questions: your model writes two replies to a prompt you "
+                                   "type (the configured backend; pool questions while it loads)."),
     restart: bool = typer.Option(False, "--restart",
                                  help="Start over. The old profile is kept until your first new answer."),
     plain: bool = typer.Option(False, "--plain",
@@ -43,18 +48,40 @@ def onboard(
 
     Progress is saved after every answer: run it again to continue where you left off."""
     code = run_onboarding(profile=profile, questions=questions, restart=restart, plain=plain,
-                          basis=basis, corpus=corpus, stop_sd=stop_sd, seed=seed)
+                          basis=basis, corpus=corpus, stop_sd=stop_sd, seed=seed, live=live)
     if code:
         raise typer.Exit(code)
 
 
-def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis=None, corpus=None,
-                   stop_sd=None, seed=None) -> int:
+def _resume_diffs(basis):
+    """phi differences for saved live answers when resuming with --live (loads the scorer: torch)."""
+    def fn(prompts, a, b):
+        from prefchat.basis import load_basis
+
+        return load_basis(basis).scorer().pair_diffs(list(prompts), list(a), list(b))
+    return fn
+
+
+def live_driver(session, seed=None):
+    """The LiveDriver for --live on the configured backend; an 'off' driver (with its one-line note)
+    when no backend can be built, so the quiz still runs on the pool."""
+    from prefchat.errors import PrefchatError
+    from prefchat.onboarding.live import LiveDriver, from_config
+
+    try:
+        return LiveDriver(from_config(session.basis, seed=seed))
+    except PrefchatError as exc:
+        return LiveDriver.unavailable(exc)
+
+
+def run_onboarding(profile=None, questions=None, restart=False, plain=False, basis=None, corpus=None,
+                   stop_sd=None, seed=None, live=False) -> int:
     from prefchat.tui.quiz import open_session
 
     def loader():
         return open_session(profile=profile, basis=basis, corpus=corpus, questions=questions,
-                            restart=restart, seed=seed, stop_sd=stop_sd)
+                            restart=restart, seed=seed, stop_sd=stop_sd,
+                            pair_diffs_fn=_resume_diffs(basis) if live else None)
 
     # A full-screen app needs a terminal on both ends; piped input gets the line-based quiz instead.
     if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -62,12 +89,14 @@ def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis
 
         from prefchat.tui.plain import run_plain
 
-        return run_plain(loader(), sys.stdin, Console())
+        s = loader()
+        driver = live_driver(s, seed) if live else None
+        return run_plain(s, sys.stdin, Console(), driver, wait_for_model=not sys.stdin.isatty())
 
     from prefchat.errors import PrefchatError
     from prefchat.tui.onboard_app import OnboardApp
 
-    outcome = OnboardApp(loader).run()
+    outcome = OnboardApp(loader, (lambda sess: live_driver(sess, seed)) if live else None).run()
     if outcome is None:  # the app was closed before it finished loading
         return EXIT_STOPPED
     if outcome.status == "error":
@@ -82,7 +111,8 @@ def run_onboarding(profile=None, questions=15, restart=False, plain=False, basis
         typer.echo(f"Profile '{s.name}' saved to {s.path}\nNext: prefchat chat")
         return 0
     if s is not None and s.answered:
-        typer.echo(f"Stopped at question {s.answered + 1} of {s.total}; your {s.answered} answers are "
+        of = f" of {s.total}" if s.words_budget is None else ""
+        typer.echo(f"Stopped at question {s.answered + 1}{of}; your {s.answered} answers are "
                    f"saved in {s.path}. Run `prefchat onboard` to continue.")
     else:
         typer.echo("Stopped before the first answer; nothing was saved.")

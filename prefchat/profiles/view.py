@@ -37,6 +37,14 @@ def bar(value: float, sd: float | None = None, cells: int = BAR_CELLS) -> str:
     return "◀" + "".join(track) + "▶"
 
 
+# Below this held-out accuracy a trait is "read weakly": a clear answer about it moves its bar only a
+# little, and its weight means less. The shipped basis reads humour at 67 % (jokes are semantic, and
+# MiniLM sees little of them); every other trait at 85 % or more (BENCHMARKS.md, the default basis).
+WEAK = 0.75
+CAPTURED_MEANS = ("captured N% = how often the basis alone tells which of two replies has more of the "
+                  "trait (held-out pairs; 50% is chance)")
+
+
 def captured_word(acc: float) -> str:
     return "well" if acc >= 0.8 else "partly" if acc >= 0.65 else "barely"
 
@@ -47,6 +55,17 @@ def trait_line(row: dict) -> str:
     unc = f" ± {sd:.2f}" if sd is not None else ""
     return (f"{row['neg']} {bar(row['value'], sd)} {row['pos']}  {row['value']:+.2f}{unc}  "
             f"captured {row['captured']:.0%} ({captured_word(row['captured'])})")
+
+
+def captured_notes(rows: list[dict]) -> list[str]:
+    """The one line that explains 'captured', and one naming the traits the basis reads weakly."""
+    notes = [CAPTURED_MEANS + "."]
+    weak = [r for r in rows if r["captured"] < WEAK]
+    if weak:
+        names = ", ".join(f"{r['trait']} ({r['captured']:.0%})" for r in weak)
+        notes.append(f"The basis reads {names} weakly: a clear choice about "
+                     f"{'it' if len(weak) == 1 else 'them'} moves that bar only a little.")
+    return notes
 
 
 def header(profile: Profile, is_default: bool = False) -> Text:
@@ -84,6 +103,7 @@ def render(profile: Profile, basis=None, is_default: bool = False):
         if any(r["captured"] < 0.65 for r in rows):
             parts.append(Text("* the basis barely captures this trait, so its weight means little",
                               style="dim"))
+        parts += [Text(line, style="dim") for line in captured_notes(rows)]
     else:
         why = ("the basis it was fitted on is not loaded" if basis is None else
                f"it was fitted on another basis than '{basis.name}'" if basis.fingerprint !=

@@ -2,7 +2,12 @@
 
 Loading (basis, pool, corpus, saved profile) runs in a thread worker so the first frame appears at
 once; answering calls QuizSession directly on the UI thread, because a refit is one Newton solve in
-J dims and the save is one small atomic file write, both a few milliseconds."""
+J dims and the save is one small atomic file write, both a few milliseconds.
+
+With --live, a LiveDriver (prefchat/onboarding/live.py) loads the model in a thread worker while pool
+questions are asked; once it is ready, every other question first asks for a prompt (LivePromptScreen)
+and a worker writes the pair while a modal says so (Esc cancels: a pool question comes instead). No
+widget talks to the model: the worker calls the driver, which goes through the configured backend."""
 
 from __future__ import annotations
 
@@ -16,11 +21,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from prefchat.errors import PrefchatError
 from prefchat.tui.onboard_css import CSS
 from prefchat.tui.quiz import QuizSession, leanings
+from prefchat.tui.safe_text import printable
 from prefchat.tui.widgets import ResponsePanel, settled_bar
 
 WIDE = 110  # columns from which A and B sit side by side
@@ -60,6 +66,53 @@ class HelpScreen(ModalScreen[None]):
 
     def on_click(self) -> None:
         self.dismiss()
+
+
+class LivePromptScreen(ModalScreen[str | None]):
+    """Ask for the prompt of a live question; dismisses with the prompt, or None for a pool question."""
+
+    BINDINGS = [Binding("escape", "pool", "Pool question instead")]
+
+    def __init__(self, hint: str) -> None:
+        super().__init__()
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Container(id="live-box"):
+            yield Static("[b]Live question[/b]\nType a prompt you care about; your model writes two replies "
+                         "for you to choose between. Enter asks it; Esc takes a pool question instead.",
+                         id="live-help")
+            yield Input(value=self.hint, id="live-prompt")
+            with Horizontal(id="live-choices"):
+                yield Button("enter: ask my model", id="live-go", compact=True, variant="primary")
+                yield Button("esc: pool question", id="live-pool", compact=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or self.hint)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "live-go":
+            self.dismiss(self.query_one("#live-prompt", Input).value.strip() or self.hint)
+        else:
+            self.dismiss(None)
+
+    def action_pool(self) -> None:
+        self.dismiss(None)
+
+
+class WaitScreen(ModalScreen[None]):
+    """Shown while the model writes a live pair; Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Writing two replies with your model…\n[dim]Esc: cancel and take a pool question[/dim]",
+                     id="live-wait")
+
+    def action_cancel(self) -> None:
+        self.app.cancel_live()
 
 
 class QuizScreen(Screen):
@@ -112,13 +165,13 @@ class QuizScreen(Screen):
         q = s.current()
         if q is None:
             return
+        live = "   live: written by your model" if q.live is not None else ""
         self.query_one("#progress", Static).update(
-            Text.assemble(("Question ", "bold"), (f"{q.number}", "bold"), (" of ", "bold"),
-                          (f"{s.total}", "bold"), (f"   profile '{s.name}'", "dim")))
+            Text.assemble((s.progress().line(), "bold"), (live, "italic"), (f"   profile '{s.name}'", "dim")))
         st = s.settled()
         self.query_one("#settled", Static).update(
             Text(f"settled {settled_bar(st.fraction)} {st.fraction:.0%}"))
-        self.query_one("#prompt", Static).update(Text(q.prompt))
+        self.query_one("#prompt", Static).update(Text(printable(q.prompt)))
         self.query_one("#prompt-box").scroll_home(animate=False)
         self.query_one("#panel-a", ResponsePanel).show(q.a)
         self.query_one("#panel-b", ResponsePanel).show(q.b)
@@ -191,7 +244,9 @@ class DoneScreen(Screen):
         title = "Your profile is ready" if s.answers else "No answers yet"
         if s.stopped_early:
             title += f" (settled after {s.answered} questions)"
-        parts = [Text(title, style="bold"), Text(""), render(prof, s.basis), Text("")]
+        parts = [Text(title, style="bold"),
+                 Text(f"{s.answered} answers, {s.words_read:.0f} words read.", style="dim"), Text(""),
+                 render(prof, s.basis), Text("")]
         if lean:
             parts.append(Text("You prefer replies that are " + ", ".join(
                 f"{pole} ({how})" for pole, how in lean[:4]) + "."))
@@ -230,10 +285,14 @@ class OnboardApp(App[Outcome]):
     TITLE = "prefchat onboarding"
     BINDINGS = [Binding("ctrl+c", "quit_quiz", "Quit", show=False, priority=True)]
 
-    def __init__(self, loader: Callable[[], QuizSession]) -> None:
+    def __init__(self, loader: Callable[[], QuizSession], live_factory: Callable | None = None) -> None:
         super().__init__()
         self._loader = loader
+        self._live_factory = live_factory  # session -> LiveDriver, for --live
         self.session: QuizSession | None = None
+        self.driver = None
+        self._live_checked_at = -1
+        self._live_cancel = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading your quiz…", id="loading")
@@ -258,6 +317,66 @@ class OnboardApp(App[Outcome]):
         self.push_screen(QuizScreen(session))
         if session.done:
             self.push_screen(DoneScreen(session))
+        elif self._live_factory is not None:
+            self.driver = self._live_factory(session)
+            self._load_live()
+
+    # -- live questions ------------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="live")
+    def _load_live(self) -> None:
+        self.driver.load()
+        self.call_from_thread(self._live_loaded)
+
+    def _live_loaded(self) -> None:
+        if self.driver.state == "off":
+            self.notify(self.driver.note or "Live questions are off.", severity="warning", timeout=8)
+        elif self.driver.state == "ready" and self.session is not None:
+            # Never pull the question being read away: the first live prompt comes after this answer.
+            self._live_checked_at = self.session.answered
+            self.notify("Your model is ready: after this answer, every other question is a live one.",
+                        timeout=4)
+
+    def maybe_live(self) -> None:
+        """Ask for a live prompt when one is due (once per new question, only from the quiz screen)."""
+        s, d = self.session, self.driver
+        if s is None or d is None or not isinstance(self.screen, QuizScreen):
+            return
+        if s.answered == self._live_checked_at or d.state != "ready":
+            return
+        self._live_checked_at = s.answered
+        q = s.current()
+        if q is not None and q.live is None and d.due(s):
+            self.push_screen(LivePromptScreen(d.prompt_hint()), self._live_prompted)
+
+    def _live_prompted(self, prompt: str | None) -> None:
+        if not prompt:
+            return
+        import threading
+
+        self._live_cancel = threading.Event()
+        self.push_screen(WaitScreen())
+        self._make_live(prompt, self._live_cancel)
+
+    @work(thread=True, exit_on_error=False, group="live")
+    def _make_live(self, prompt: str, cancel) -> None:
+        pair = self.driver.make(self.session, prompt, cancel, offer=False)
+        self.call_from_thread(self._live_made, pair)
+
+    def _live_made(self, pair) -> None:
+        if isinstance(self.screen, WaitScreen):
+            self.pop_screen()
+        s = self.session
+        if pair is not None and s is not None and s.wants_live():
+            s.offer_live(pair)
+        elif self.driver.note:
+            self.notify(self.driver.note, severity="warning", timeout=8)
+        if isinstance(self.screen, QuizScreen):
+            self.screen.refresh_question()
+
+    def cancel_live(self) -> None:
+        if self._live_cancel is not None:
+            self._live_cancel.set()
 
     def after_answer(self) -> None:
         s = self.session
@@ -268,6 +387,7 @@ class OnboardApp(App[Outcome]):
                 self.push_screen(DoneScreen(s))
         elif isinstance(self.screen, QuizScreen):
             self.screen.refresh_question()
+            self.maybe_live()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -86,4 +86,33 @@ HelpScreen {
     border: round $accent;
     background: $panel;
 }
+
+LivePromptScreen, WaitScreen {
+    align: center middle;
+}
+
+#live-box {
+    width: 80%;
+    max-width: 90;
+    height: auto;
+    padding: 1 2;
+    background: $panel;
+    border: round $accent;
+}
+
+#live-prompt {
+    margin: 1 0;
+}
+
+#live-choices {
+    height: auto;
+}
+
+#live-wait {
+    width: auto;
+    height: auto;
+    padding: 1 2;
+    background: $panel;
+    border: round $accent;
+}
 """

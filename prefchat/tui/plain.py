@@ -1,10 +1,14 @@
 """`prefchat onboard --plain`: the same QuizSession on stdin/stdout with rich, one line per answer.
 
 Made for screen readers, dumb terminals and scripts: answers can be piped in (`printf 'a\\nb\\n' |
-prefchat onboard --plain`). End of input means quit; every answer given so far is already saved."""
+prefchat onboard --plain`). End of input means quit; every answer given so far is already saved.
+
+With --live (a LiveDriver), the model loads in a background thread while pool questions are asked;
+once it is ready, every other question asks for a prompt and shows two replies the model wrote."""
 
 from __future__ import annotations
 
+import threading
 from typing import IO
 
 from rich.console import Console
@@ -13,6 +17,7 @@ from rich.text import Text
 
 from prefchat.errors import PrefchatError
 from prefchat.tui.quiz import MORE_QUESTIONS, QuizSession, leanings
+from prefchat.tui.safe_text import printable
 
 KEYS = {"a": "a", "b": "b", "n": "tie", "=": "tie", "tie": "tie"}
 HELP = ("a = Response A is better, b = Response B is better, n (or =) = no preference, "
@@ -55,14 +60,17 @@ def _ask(console: Console, stdin: IO[str], prompt: str) -> str | None:
 def _show(console: Console, s: QuizSession) -> None:
     q = s.current()
     st = s.settled()
-    console.print(Rule(f"Question {q.number} of {s.total}  ·  settled {st.fraction:.0%}", align="left"))
-    console.print(Text(q.prompt, style="bold"))
+    console.print(Rule(f"{s.progress().line()}  ·  settled {st.fraction:.0%}", align="left"))
+    if q.live is not None:
+        console.print(Text("Live question: both replies were written by your model for your prompt.",
+                           style="italic"))
+    console.print(Text(printable(q.prompt), style="bold"))
     console.print()
     console.print(Text("Response A", style="bold underline"))
-    console.print(Text(q.a))
+    console.print(Text(printable(q.a)))
     console.print()
     console.print(Text("Response B", style="bold underline"))
-    console.print(Text(q.b))
+    console.print(Text(printable(q.b)))
     console.print()
 
 
@@ -71,6 +79,7 @@ def summary(console: Console, s: QuizSession) -> None:
 
     console.print(Rule("Your profile"))
     console.print(render(s.profile(), s.basis))
+    console.print(f"{s.answered} answers, {s.words_read:.0f} words read.", markup=False, highlight=False)
     lean = leanings(s.rows()) if s.basis.axes else []
     if lean:
         console.print("You prefer replies that are " + ", ".join(f"{p} ({h})" for p, h in lean[:4]) + ".",
@@ -79,27 +88,72 @@ def summary(console: Console, s: QuizSession) -> None:
     console.print(Text.assemble("Next: ", ("prefchat chat", "bold"), " — chat with replies picked for you."))
 
 
-def run_plain(s: QuizSession, stdin: IO[str], console: Console) -> int:
-    """Run the quiz; returns the exit code (0 finished and saved, 1 stopped early with progress kept)."""
+def _stopped_at(s: QuizSession) -> str:
+    of = f" of {s.total}" if s.words_budget is None else ""
+    return f"Stopped at question {s.answered + 1}{of}"
+
+
+def _live_turn(console: Console, stdin: IO[str], s: QuizSession, driver) -> bool:
+    """Ask for a prompt and generate a live pair. False at end of input (quit)."""
+    hint = driver.prompt_hint()
+    console.print(Rule("Live question", align="left"))
+    line = _ask_raw(console, stdin, f"Type a prompt you care about (Enter: \"{hint}\"; p: a pool question "
+                                    "instead): ")
+    if line is None:
+        return False
+    if line.strip().lower() in ("p", "pool"):
+        return True
+    console.print("Writing two replies with your model…", markup=False)
+    if driver.make(s, line.strip() or hint) is None and driver.note:
+        console.print(driver.note, markup=False, highlight=False)
+    return True
+
+
+def _ask_raw(console: Console, stdin: IO[str], prompt: str) -> str | None:
+    """One line from stdin as typed (not lower-cased); None at end of input."""
+    console.print(prompt, end="", markup=False, highlight=False)
+    console.file.flush()
+    line = stdin.readline()
+    if not line:
+        console.print()
+        return None
+    return line.rstrip("\n")
+
+
+def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wait_for_model: bool = False) -> int:
+    """Run the quiz; returns the exit code (0 finished and saved, 1 stopped early with progress kept).
+    driver: a LiveDriver for --live (None: pool questions only). wait_for_model: load the model before
+    the first question (for piped input, so a script knows which line is a prompt) instead of asking
+    pool questions while it loads."""
     if s.resumed and not s.done:
         console.print(f"Resuming profile '{s.name}' at question {s.answered + 1}.", markup=False)
+    noted = False
+    checked_at = -1  # the answer count at which a live question was last considered
+    if driver is not None:
+        if wait_for_model:
+            console.print("Loading your model for live questions…", markup=False)
+            driver.load()
+        else:
+            console.print("Loading your model for live questions; pool questions come first.", markup=False)
+            threading.Thread(target=driver.load, daemon=True).start()
     while True:
         while not s.done:
+            if driver is not None and s.answered != checked_at:
+                if driver.state != "loading":
+                    checked_at = s.answered  # consider a live question once per new question
+                if driver.state == "off" and driver.note and not noted:
+                    console.print(driver.note, markup=False, highlight=False)
+                    noted = True
+                if s.current().live is None and driver.due(s):
+                    if not _live_turn(console, stdin, s, driver):
+                        return _quit(console, s)
+                    noted = noted or driver.state == "off"  # _live_turn printed the note
+                    if s.done:
+                        break
             _show(console, s)
             line = _ask(console, stdin, "Your choice [a/b/n, u undo, q quit, ? help]: ")
             if line is None or line in ("q", "quit"):
-                lost = final_save(s)
-                if lost:
-                    console.print(f"Stopped at question {s.answered + 1} of {s.total}. {lost}",
-                                  markup=False, highlight=False)
-                    return EXIT_UNSAVED
-                if s.answered:
-                    console.print(f"Stopped at question {s.answered + 1} of {s.total}; your "
-                                  f"{s.answered} answers are saved in {s.path}. Run `prefchat onboard` "
-                                  "to continue.", markup=False, highlight=False)
-                else:
-                    console.print("Stopped before the first answer; nothing was saved.", markup=False)
-                return EXIT_STOPPED
+                return _quit(console, s)
             if line in ("u", "undo"):
                 try:
                     console.print("Undone: asking the previous question again." if s.undo()
@@ -129,3 +183,16 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console) -> int:
         if line not in ("m", "more"):
             return EXIT_DONE
         s.extend()
+
+
+def _quit(console: Console, s: QuizSession) -> int:
+    lost = final_save(s)
+    if lost:  # never "saved" when it was not: say what is lost, exit non-zero
+        console.print(f"{_stopped_at(s)}. {lost}", markup=False, highlight=False)
+        return EXIT_UNSAVED
+    if s.answered:
+        console.print(f"{_stopped_at(s)}; your {s.answered} answers are saved in {s.path}. Run "
+                      "`prefchat onboard` to continue.", markup=False, highlight=False)
+    else:
+        console.print("Stopped before the first answer; nothing was saved.", markup=False)
+    return EXIT_STOPPED

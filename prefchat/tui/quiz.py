@@ -12,8 +12,14 @@ orientation identical when a quiz is resumed.
 
 Resume: the profile format stores answers as texts (prompt, a, b, choice), with no pool ids, so saved
 answers are matched back to pool rows by their texts, in either orientation. Replaying them through
-the Elicitor in the saved order reproduces lambda and the next question exactly, because active
-selection is deterministic once the first (random) question has been answered."""
+the Elicitor in the saved order reproduces lambda and the next question exactly, because selection is
+deterministic once the first (random) question has been answered. Answers to live questions (pairs
+the user's own model wrote; prefchat/onboarding/live.py) are in no pool: replaying them needs their
+phi differences, which `pair_diffs_fn` (the basis scorer) computes from the saved texts.
+
+Selection is cost-aware (prefchat/reward/elicit.py): the most information per word read. By default
+the quiz runs until about five minutes of reading (DEFAULT_WORDS, at most QUIZ_MAX_QUESTIONS
+questions); `--questions N` asks exactly N instead."""
 
 from __future__ import annotations
 
@@ -25,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.onboarding.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
 
-DEFAULT_QUESTIONS = 15
+DEFAULT_QUESTIONS = QUIZ_MAX_QUESTIONS
 MORE_QUESTIONS = 5          # "a few more" at the end
 MIN_BEFORE_EARLY_STOP = 6   # never stop early on a handful of lucky answers
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # P(displayed A preferred); ties count as 0.5 (docs/FORMATS.md, Corpus)
@@ -46,6 +53,29 @@ class Question:
     prompt: str
     a: str
     b: str
+    live: object | None = None  # the LivePair when the user's own model wrote this pair
+
+    @property
+    def words(self) -> int:
+        return words(self.prompt) + words(self.a) + words(self.b)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the quiz stands, for the progress line: question `number` of `of` (an estimate when
+    `approx`: the quiz ends on a words budget), and the reading time left, current question included."""
+
+    number: int
+    of: int
+    approx: bool
+    words_read: float
+    minutes_left: float
+
+    def line(self) -> str:
+        of = f"~{self.of}" if self.approx else str(self.of)
+        m = self.minutes_left
+        left = "under a minute left" if m < 1 else f"about {m:.0f} min left"
+        return f"Question {self.number} of {of}  ·  {left}"
 
 
 @dataclass(frozen=True)
@@ -77,11 +107,15 @@ class QuizSession:
     """State of one person's onboarding. Build it with `open_session`; the constructor trusts its
     inputs (checked there)."""
 
-    def __init__(self, basis, pool, corpus, store, name: str, total: int = DEFAULT_QUESTIONS,
-                 seed: int | None = None, stop_sd: float | None = None):
+    def __init__(self, basis, pool, corpus, store, name: str, total: int | None = None,
+                 seed: int | None = None, stop_sd: float | None = None, words_budget: float | None = None):
+        """total: ask exactly this many questions; None: the default quiz, cost-aware questions until
+        about DEFAULT_WORDS words read (words_budget overrides that), at most QUIZ_MAX_QUESTIONS."""
         from prefchat.reward.elicit import Elicitor
 
         self.basis, self.pool, self.corpus, self.store, self.name = basis, pool, corpus, store, name
+        if total is None:
+            total, words_budget = QUIZ_MAX_QUESTIONS, words_budget or DEFAULT_WORDS
         self.total = int(total)
         self.stop_sd = stop_sd
         self.stopped_early = False
@@ -98,16 +132,45 @@ class QuizSession:
         self._saved_keys: set = set()
         self.save_error: str | None = None  # the last save's failure, None once a save succeeds
         mean, precision = basis.prior
+        # Words read per pool pair, counted from the corpus texts at load time (a few ms).
+        self.costs = pair_words(corpus, pool.prompt_ids, pool.a_ids, pool.b_ids)
         self.elicitor = Elicitor(pool.diffs, pool.prompt_ids, beta=precision, prior_mean=mean,
-                                 seed=secrets.randbits(32) if seed is None else int(seed))
+                                 seed=secrets.randbits(32) if seed is None else int(seed),
+                                 strategy="cost-aware", costs=self.costs, budget=words_budget)
         self._current: int | None = None
+        self._live = None                 # a live pair waiting to be asked (offer_live)
+        self._live_asked: list = []       # live pairs answered, in order (for undo)
         self._prior_sd = self._axis_sds(mean, precision)
 
     # -- questions -----------------------------------------------------------------------------------
 
     @property
     def answered(self) -> int:
-        return len(self.elicitor.asked)
+        return self.elicitor.n_answers
+
+    @property
+    def words_budget(self) -> float | None:
+        return self.elicitor.budget
+
+    @property
+    def words_read(self) -> float:
+        return self.elicitor.words_read()
+
+    def progress(self) -> Progress:
+        """Question number, the (estimated) length of the quiz, and the reading time left."""
+        q = self.current()
+        here = q.words if q is not None else 0
+        done_q = self.answered
+        avg = self.words_read / done_q if done_q else float(here or np.median(self.costs))
+        left_q = max(self.total - done_q, 0)
+        left = left_q * avg if done_q else here + max(left_q - 1, 0) * avg
+        budget = self.words_budget
+        if budget is not None:
+            left = min(left, max(budget - self.words_read, here))
+        of, approx = self.total, False
+        if budget is not None and avg > 0:
+            of, approx = min(self.total, done_q + max(1, int(round(left / avg)))), True
+        return Progress(done_q + 1, max(of, done_q + 1), approx, self.words_read, left / WORDS_PER_MINUTE)
 
     def _question(self, idx: int) -> Question:
         pid = str(self.pool.prompt_ids[idx])
@@ -123,9 +186,15 @@ class QuizSession:
         """The question to ask now, or None when the quiz is done."""
         if self.done:
             return None
+        if self._live is not None:
+            lp = self._live
+            return Question(self.answered + 1, -1, False, "live", "live-a", "live-b", lp.prompt, lp.a, lp.b, lp)
+        return None if self._pool_next() is None else self._question(self._current)
+
+    def _pool_next(self) -> int | None:
         if self._current is None:
             self._current = self.elicitor.next_question()
-        return None if self._current is None else self._question(self._current)
+        return self._current
 
     @property
     def exhausted(self) -> bool:
@@ -134,17 +203,41 @@ class QuizSession:
 
     @property
     def done(self) -> bool:
-        return self.answered >= self.total or self.stopped_early or self.exhausted
+        if self.answered >= self.total or self.stopped_early:
+            return True
+        # no pool pair left, or none fits in the words budget; a live pair already offered is asked
+        return self._live is None and self._pool_next() is None
 
     def can_extend(self) -> bool:
         return not self.exhausted
 
     def extend(self, n: int = MORE_QUESTIONS) -> None:
         """'A few more': n questions past what has been answered. Asking for more overrides the
-        early stop (otherwise the next answer would stop the quiz again at once)."""
-        self.total = (self.answered if self.stopped_early else max(self.total, self.answered)) + int(n)
+        early stop and the words budget (otherwise the next answer would end the quiz again)."""
+        ended_early = self.stopped_early or self.elicitor.budget is not None  # settled, or words ran out
+        self.total = (self.answered if ended_early else max(self.total, self.answered)) + int(n)
         self.stopped_early = False
         self.stop_sd = None
+        self.elicitor.budget = None
+        self._current = None
+
+    # -- live questions ------------------------------------------------------------------------------
+
+    def wants_live(self) -> bool:
+        """True when the next question could be a live one (the quiz is not over, none is waiting)."""
+        return self._live is None and not self.done
+
+    def offer_live(self, pair) -> None:
+        """Ask `pair` (prefchat.onboarding.live.LivePair: prompt, a, b in display order, diff =
+        phi(x, a) - phi(x, b)) as the next question instead of a pool pair."""
+        d = np.asarray(pair.diff, dtype=np.float64)
+        if d.shape != (self.basis.dims,) or not np.all(np.isfinite(d)):
+            raise PrefchatError(f"a live pair needs {self.basis.dims} finite phi differences, got shape {d.shape}")
+        self._live = pair
+
+    def drop_live(self) -> None:
+        """Forget a live pair not yet answered (e.g. the user wants a pool question instead)."""
+        self._live = None
 
     # -- answering -----------------------------------------------------------------------------------
 
@@ -157,7 +250,10 @@ class QuizSession:
         q = self.current()
         if q is None:
             raise PrefchatError("the quiz is finished; there is no question to answer")
-        self._record(q.index, q.flipped, choice)
+        if q.live is not None:
+            self._record_live(q.live, choice)
+        else:
+            self._record(q.index, q.flipped, choice)
         self.answers.append(Answer(q.prompt, q.a, q.b, choice, "onboard", now_iso()))
         if (self.stop_sd is not None and self.answered >= MIN_BEFORE_EARLY_STOP
                 and self.answered < self.total and self.settled().mean_sd < self.stop_sd):
@@ -171,6 +267,14 @@ class QuizSession:
         self.flips.append(flipped)
         self._current = None
 
+    def _record_live(self, pair, choice: str) -> None:
+        # A live pair is stored in display order: diff is phi(shown A) - phi(shown B).
+        self.elicitor.answer_pair(pair.diff, OUTCOME[choice], cost=words(pair.prompt) + words(pair.a) + words(pair.b))
+        self.flips.append(False)
+        self._live_asked.append(pair)
+        self._live = None
+        self._current = None
+
     def undo(self) -> bool:
         """Forget the last answer and ask its question again. False when there is nothing to undo."""
         idx = self.elicitor.undo()
@@ -180,7 +284,12 @@ class QuizSession:
         self.flips.pop()
         # Re-ask the same pair (not whatever is now most informative): that is what undo means, and
         # for the first question the choice would otherwise be a new random draw.
-        self._current = idx
+        if isinstance(idx, np.ndarray):  # a live pair: the same texts again
+            self._live = self._live_asked.pop()
+            self._current = None
+        else:
+            self._live = None
+            self._current = idx
         self.stopped_early = False
         self.save()
         return True
@@ -300,8 +409,10 @@ class QuizSession:
 
     # -- resume --------------------------------------------------------------------------------------
 
-    def replay(self, profile, revision: str | None = None) -> None:
-        """Rebuild the state from a saved profile's onboarding answers (exact: see module doc)."""
+    def replay(self, profile, revision: str | None = None, pair_diffs_fn=None) -> None:
+        """Rebuild the state from a saved profile's onboarding answers (exact: see module doc).
+        pair_diffs_fn(prompts, a, b) -> phi differences, for answers to live questions (None: such
+        answers are refused with the fix)."""
         from prefchat.profiles.store import answer_key
 
         self.revision = revision
@@ -313,13 +424,29 @@ class QuizSession:
             index.setdefault((pt, at, bt), (i, False))
             index.setdefault((pt, bt, at), (i, True))
         unmatched = [a for a in profile.answers if (a.prompt, a.a, a.b) not in index]
+        live = [a for a in unmatched if a.source == "onboard"]
+        if live and pair_diffs_fn is not None and len(live) == len(unmatched):
+            d = np.asarray(pair_diffs_fn([a.prompt for a in live], [a.a for a in live], [a.b for a in live]),
+                           dtype=np.float64)
+            live_diffs = {id(a): row for a, row in zip(live, d)}
+            unmatched = []
+        else:
+            live_diffs = {}
         if unmatched:
             why = ("answers from chat" if all(a.source == "chat" for a in unmatched)
                    else "answers that are not questions of this quiz")
-            raise PrefchatError(f"profile '{profile.name}' has {len(unmatched)} {why}; onboarding would "
-                                f"refit without them. Start over with --restart (the old profile is kept "
-                                f"until your first new answer) or pick another --profile NAME")
+            hint = (" (answers to live questions: continue with `prefchat onboard --live`)"
+                    if any(a.source == "onboard" for a in unmatched) else "")
+            raise PrefchatError(f"profile '{profile.name}' has {len(unmatched)} {why}{hint}; onboarding "
+                                f"would refit without them. Start over with --restart (the old profile is "
+                                f"kept until your first new answer) or pick another --profile NAME")
         for a in profile.answers:
+            if id(a) in live_diffs:
+                from prefchat.onboarding.live import LivePair
+
+                self._record_live(LivePair(a.prompt, a.a, a.b, live_diffs[id(a)]), a.choice)
+                self.answers.append(a)
+                continue
             idx, flipped = index[(a.prompt, a.a, a.b)]
             # A prompt answered twice is legitimate: two quizzes that ran at the same time on this
             # profile were merged (see save), each asking its own questions. Both answers count.
@@ -356,17 +483,19 @@ def _check_pool(basis, pool, corpus) -> None:
 
 
 def open_session(profile: str | None = None, basis: str | Path | None = None,
-                 corpus: str | Path | None = None, questions: int = DEFAULT_QUESTIONS,
+                 corpus: str | Path | None = None, questions: int | None = None,
                  restart: bool = False, seed: int | None = None, stop_sd: float | None = None,
-                 store=None) -> QuizSession:
-    """Load basis, pool, corpus and (unless restarting) the saved profile; numpy only, no torch.
+                 store=None, pair_diffs_fn=None) -> QuizSession:
+    """Load basis, pool, corpus and (unless restarting) the saved profile; numpy only, no torch
+    (unless the profile holds live answers and pair_diffs_fn loads a scorer for them).
+    questions: exactly that many; None: the default quiz (about five minutes of reading).
     Every problem becomes a PrefchatError naming the file and the fix."""
     from prefchat.basis import load_basis
     from prefchat.corpus.load import load_corpus
     from prefchat.profiles.model import check_name
     from prefchat.profiles.store import ProfileStore
 
-    if questions < 1:
+    if questions is not None and questions < 1:
         raise PrefchatError(f"--questions must be at least 1, not {questions}")
     if stop_sd is not None and not stop_sd > 0:
         raise PrefchatError(f"the early-stop sd must be > 0, not {stop_sd}")
@@ -386,7 +515,7 @@ def open_session(profile: str | None = None, basis: str | Path | None = None,
             raise PrefchatError(f"profile '{name}' was made with basis '{saved.basis.name}' "
                                 f"({saved.basis.fingerprint[:19]}…), not '{b.name}'; start over with "
                                 "--restart or refit it with `prefchat profile refit`")
-        s.replay(saved, rev)
+        s.replay(saved, rev, pair_diffs_fn)
     return s
 
 

@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from prefchat.tui.safe_text import printable
+
 
 def settled_bar(fraction: float, cells: int = 10) -> str:
     """'█████░░░░░': filled as the mean posterior sd shrinks from the prior's."""
@@ -34,7 +36,7 @@ class ResponsePanel(VerticalScroll):
 
     def show(self, text: str) -> None:
         # Text(...) rather than a str: corpus text is data, and "[b]" in it must not become markup.
-        self._body.update(Text(text))
+        self._body.update(Text(printable(text)))
         self.scroll_home(animate=False)
 
     def on_click(self) -> None:

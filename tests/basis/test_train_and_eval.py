@@ -64,6 +64,12 @@ def test_eval_json_on_a_corpus_the_basis_never_saw(trained, small_corpus, tmp_pa
                   "global baseline: fit", "simulated win rate"):
         assert label in r.stderr, r.stderr[-2000:]
     assert "Loading weights" not in r.stderr
+    # reading cost: AUC after a budget of words read, for each selection rule
+    assert set(out["auc_at_words"]) == {"active", "cost-aware", "random"}
+    assert all(set(v) == {"500", "1000", "1500", "2500", "4000"} for v in out["auc_at_words"].values())
+    mw = out["median_words_at_answers"]
+    assert mw["cost-aware"]["5"] < mw["active"]["5"]  # it asks the cheaper questions
+    assert out["default_quiz"]["median_words"] <= out["default_quiz"]["words_budget"]
 
 
 def test_eval_rejects_bad_budgets(trained):

@@ -23,3 +23,33 @@ def test_trait_line():
                        "captured": 0.87})
     assert line.startswith("concise ◀") and "▶ verbose  +0.42 ± 0.10" in line
     assert "captured 87% (well)" in line
+
+
+def test_captured_is_explained_and_weak_traits_named():
+    from prefchat.profiles.view import WEAK, captured_notes
+
+    rows = [{"trait": "length", "captured": 1.0}, {"trait": "humour", "captured": 0.666},
+            {"trait": "confidence", "captured": 0.856}]
+    notes = captured_notes(rows)
+    assert len(notes) == 2 and "captured N%" in notes[0] and "50% is chance" in notes[0]
+    assert "humour (67%)" in notes[1] and "length" not in notes[1] and "confidence" not in notes[1]
+    assert captured_notes([{"trait": "length", "captured": WEAK}]) == notes[:1]  # nothing weak: one line
+
+
+def test_shipped_basis_names_humour_as_read_weakly(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from prefchat.basis import load_basis
+    from prefchat.profiles.model import new_profile
+    from prefchat.profiles.view import render
+
+    b = load_basis()
+    mean, prec = b.prior
+    out = io.StringIO()
+    Console(file=out, width=120).print(render(new_profile("x", b.name, b.fingerprint, mean, prec, []), b))
+    text = out.getvalue()
+    assert "captured N%" in text
+    weak = [line for line in text.splitlines() if "weakly" in line]
+    assert len(weak) == 1 and "humour (67%)" in weak[0]

@@ -4,7 +4,7 @@ selection rule that ignores H would break."""
 import numpy as np
 import pytest
 
-from prefchat.reward.elicit import Elicitor, fit_lambda, population_prior, uncertainty
+from prefchat.reward.elicit import Elicitor, fit_lambda, information_gain, population_prior, uncertainty
 
 
 def _objective(lam, v, y, beta, mu):
@@ -140,3 +140,129 @@ def test_selection_among_10000_is_vectorised():
     s = uncertainty(el.pool, el.precision) ** 2 * p * (1 - p)
     s[el.asked] = -1
     assert q == int(np.argmax(s))
+
+
+# -- cost-aware selection ---------------------------------------------------------------------------
+
+def _answered(pool, costs, answers, **kw):
+    """A cost-aware Elicitor over `pool` with the given (row, outcome) answers already in."""
+    el = Elicitor(pool, np.arange(len(pool)), beta=1.0, strategy="cost-aware", costs=costs, seed=0, **kw)
+    for q, y in answers:
+        el.answer(q, y)
+    return el
+
+
+def test_cost_aware_prefers_the_shorter_of_two_equally_informative_pairs():
+    # rows 1 and 2 are the same direction (equal information); row 2 costs a third of row 1.
+    pool = np.array([[0.2, 0.0], [0.0, 2.0], [0.0, 2.0], [0.1, 0.1]])
+    costs = np.array([50.0, 300.0, 100.0, 50.0])
+    el = _answered(pool, costs, [(0, 1.0)])
+    assert el.next_question() == 2
+    # the same pairs with the costs swapped: the choice follows the words, not the row order
+    el = _answered(pool, costs[[0, 2, 1, 3]], [(0, 1.0)])
+    assert el.next_question() == 1
+    # active selection ignores the cost and takes the first maximum
+    act = Elicitor(pool, np.arange(4), beta=1.0, strategy="active", costs=costs, seed=0)
+    act.answer(0, 1.0)
+    assert act.next_question() == 1
+
+
+def test_cost_aware_still_asks_a_long_pair_when_it_is_the_only_informative_one():
+    # Every short pair lies along e1, which 20 answers have pinned down; only the long pair (600
+    # words, ten times a short one) tells anything about e2.
+    pool = np.array([[4.0, 0.0]] * 24 + [[0.0, 2.0]])
+    answers = [(i, float(i % 2)) for i in range(20)]
+    el = _answered(pool, np.array([60.0] * 24 + [600.0]), answers)
+    assert el.next_question() == 24
+    # and the rule really weighs words: priced 20x higher, the long pair loses to an e1 repeat
+    el = _answered(pool, np.array([60.0] * 24 + [12_000.0]), answers)
+    assert 20 <= el.next_question() < 24
+
+
+def test_cost_aware_is_information_per_word():
+    rng = np.random.default_rng(6)
+    pool = rng.normal(size=(200, 5))
+    costs = rng.uniform(60, 400, size=200)
+    el = Elicitor(pool, np.arange(200), strategy="cost-aware", costs=costs, overhead=20.0, seed=1)
+    for _ in range(4):
+        el.answer(el.next_question(), 1.0)
+    q = el.next_question()
+    p = 1 / (1 + np.exp(-(pool @ el.lam)))
+    gain = 0.5 * np.log1p(uncertainty(pool, el.precision) ** 2 * p * (1 - p))
+    score = gain / (costs + 20.0)
+    score[el.asked] = -1
+    assert q == int(np.argmax(score))
+    np.testing.assert_allclose(information_gain(pool, el.lam, el.precision), gain, rtol=1e-12)
+
+
+def test_cost_aware_first_question_is_short_and_random():
+    rng = np.random.default_rng(7)
+    pool = rng.normal(size=(300, 4))
+    costs = rng.uniform(100, 500, size=300)
+    firsts = [Elicitor(pool, np.arange(300), strategy="cost-aware", costs=costs, seed=s).next_question()
+              for s in range(20)]
+    assert all(costs[q] < 150 for q in firsts)
+    assert len(set(firsts)) > 5
+    # none short enough: the cheapest pair
+    el = Elicitor(pool, np.arange(300), strategy="cost-aware", costs=costs + 200, seed=0)
+    assert el.next_question() == int(np.argmin(costs))
+
+
+@pytest.mark.parametrize("strategy", ["cost-aware", "active", "random"])
+def test_words_budget_is_never_exceeded(strategy):
+    rng = np.random.default_rng(8)
+    pool = rng.normal(size=(120, 4))
+    costs = rng.uniform(50, 300, size=120)
+    el = Elicitor(pool, np.repeat(np.arange(40), 3), strategy=strategy, costs=costs, budget=1000.0, seed=2)
+    while (q := el.next_question()) is not None:
+        assert el.words_read() + costs[q] <= 1000.0
+        el.answer(q, 1.0 if pool[q, 0] > 0 else 0.0)
+    left = 1000.0 - el.words_read()
+    assert left >= 0 and not np.any(el.available() & (costs <= left))  # stopped only when nothing fits
+
+
+def test_cost_aware_needs_valid_costs():
+    pool = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="costs"):
+        Elicitor(pool, np.arange(3), strategy="cost-aware")
+    with pytest.raises(ValueError, match="costs"):
+        Elicitor(pool, np.arange(3), strategy="cost-aware", costs=np.array([1.0, -1.0, 2.0]))
+    with pytest.raises(ValueError, match="costs"):
+        Elicitor(pool, np.arange(3), strategy="cost-aware", costs=np.ones(2))
+    with pytest.raises(ValueError, match="budget"):
+        Elicitor(pool, np.arange(3), budget=10.0)
+
+
+def test_an_outside_pair_updates_lambda_exactly_like_the_same_pool_pair():
+    rng = np.random.default_rng(9)
+    pool = rng.normal(size=(40, 3))
+    costs = rng.uniform(50, 200, size=40)
+    a = Elicitor(pool, np.arange(40), strategy="cost-aware", costs=costs, seed=0)
+    b = Elicitor(pool, np.arange(40), strategy="cost-aware", costs=costs, seed=0)
+    a.answer(3, 1.0)
+    b.answer(3, 1.0)
+    a.answer(7, 0.0)
+    b.answer_pair(pool[7], 0.0, cost=costs[7])  # the same difference, given from outside
+    np.testing.assert_allclose(a.lam, b.lam, atol=1e-10)
+    np.testing.assert_allclose(a.precision, b.precision, atol=1e-10)
+    assert a.words_read() == pytest.approx(b.words_read())
+    assert b.available()[7]  # an outside pair uses up no pool prompt
+    np.testing.assert_allclose(b.undo(), pool[7])  # undo takes back the outside answer
+    assert b.n_answers == 1 and b.undo() == 3 and b.undo() is None
+    with pytest.raises(ValueError, match="finite"):
+        b.answer_pair(np.array([np.nan, 0, 0]), 1.0)
+
+
+def test_uncertain_direction_is_the_top_eigenvector_of_the_inverse_precision():
+    from prefchat.reward.elicit import uncertain_direction
+
+    rng = np.random.default_rng(10)
+    A = rng.normal(size=(6, 6))
+    H = A @ A.T + 0.5 * np.eye(6)
+    nu = uncertain_direction(H)
+    cov = np.linalg.inv(H)
+    assert nu @ cov @ nu == pytest.approx(np.linalg.eigvalsh(cov).max(), rel=1e-9)
+    assert np.linalg.norm(nu) == pytest.approx(1.0)
+    for d in rng.normal(size=(50, 6)):  # no other direction has more posterior variance
+        d /= np.linalg.norm(d)
+        assert d @ cov @ d <= nu @ cov @ nu + 1e-12

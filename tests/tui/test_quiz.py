@@ -223,3 +223,55 @@ def test_bad_arguments(quiz_env):
     s = open_quiz(quiz_env)
     with pytest.raises(PrefchatError, match="answer must be"):
         s.answer("maybe")
+
+
+# -- the default quiz: cost-aware, about five minutes of reading ------------------------------------
+
+def test_default_quiz_is_cost_aware_and_ends_on_its_words_budget(quiz_env, monkeypatch):
+    import prefchat.tui.quiz as quiz
+    from prefchat.onboarding.reading import WORDS_PER_MINUTE
+
+    monkeypatch.setattr(quiz, "DEFAULT_WORDS", 250)  # the fixture's pairs are short (~30 words)
+    s = open_quiz(quiz_env)
+    assert s.words_budget == 250 and s.total == quiz.QUIZ_MAX_QUESTIONS
+    first = s.current()
+    assert first.words < 150 and s.costs[first.index] == first.words
+    p = s.progress()
+    assert p.approx and p.number == 1 and p.line().startswith("Question 1 of ~")
+    assert first.words <= p.minutes_left * WORDS_PER_MINUTE <= 250  # never more than the budget left
+    read = []
+    while not s.done:
+        q = s.current()
+        read.append(q.words)
+        s.answer("a")
+    assert s.words_read == sum(read) <= 250
+    assert s.answered < quiz.QUIZ_MAX_QUESTIONS  # the words ran out first
+    # nothing left fits: every unasked pair would run past the budget
+    left = 250 - s.words_read
+    assert not np.any(s.elicitor.available() & (s.costs <= left))
+    s.extend(2)  # "a few more" lifts the budget
+    assert not s.done and s.words_budget is None and s.total == s.answered + 2
+
+
+def test_cost_aware_quiz_reads_fewer_words_than_active_for_the_same_answers(quiz_env):
+    from prefchat.reward.elicit import Elicitor
+
+    s = open_quiz(quiz_env, questions=10)
+    while not s.done:
+        s.answer("a")
+    mean, prec = s.basis.prior
+    act = Elicitor(s.pool.diffs, s.pool.prompt_ids, beta=prec, prior_mean=mean, seed=7, costs=s.costs)
+    for _ in range(10):
+        act.answer(act.next_question(), 1.0)
+    assert s.words_read < act.words_read()
+
+
+def test_progress_with_a_fixed_number_of_questions(quiz_env):
+    s = open_quiz(quiz_env, questions=4)
+    p = s.progress()
+    assert (p.number, p.of, p.approx) == (1, 4, False) and p.line().startswith("Question 1 of 4  ·  ")
+    s.answer("a")
+    s.answer("b")
+    p = s.progress()
+    avg = s.words_read / 2
+    assert p.number == 3 and p.minutes_left == pytest.approx(2 * avg / 250)

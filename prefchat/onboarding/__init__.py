@@ -1,0 +1,1 @@
+"""Onboarding logic that is neither the quiz's state machine nor a UI: reading cost, live questions."""

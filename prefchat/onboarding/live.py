@@ -1,0 +1,237 @@
+"""Live questions: pairs the user's own model writes for a prompt the user cares about (PReF,
+Algorithm 2, with inference-time alignment standing in for the paper's aligned generation).
+
+For the current posterior (lambda, H):
+1. nu = the top eigenvector of H^-1: the direction of lambda the quiz is least sure about;
+2. the style instructions for the traits along +nu and along -nu (prefchat.generation.card);
+3. one reply under each instruction, from the configured backend (the instruction is a final short
+   system turn after the user's prompt);
+4. the guard drops degenerate replies (empty, no words, loops, truncated junk, off-topic) and the
+   pair is generated again once; two identical replies count as degenerate too;
+5. phi of both replies from the basis scorer gives the pair's real difference, phi(x, A) - phi(x, B),
+   which updates lambda exactly like a pool answer (tui/quiz.py, QuizSession.offer_live).
+
+A or B is +nu by a coin, so position bias cannot leak into lambda. Nothing here touches a UI: the
+Textual app and the --plain runner call `LiveQuestions.make` from a worker (it takes one or two
+generations) and fall back to pool questions on any failure."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from prefchat.errors import PrefchatError
+
+# Replies the user reads are part of the quiz's reading cost: ~120 tokens is ~90 words each.
+LIVE_MAX_TOKENS = 120
+SUGGESTED_PROMPTS = (
+    "How do I keep fresh herbs from wilting?",
+    "Can you explain what a mortgage offset account is?",
+    "What should I pack for a weekend hike?",
+    "How do I ask my manager for a day off?",
+    "Why does bread go stale?",
+    "Give me an idea for a quick weeknight dinner.",
+)
+
+
+class LiveFailed(PrefchatError):
+    """No usable live pair (degenerate replies twice, or no named trait to steer by)."""
+
+
+@dataclass(frozen=True)
+class LivePair:
+    """A generated pair in display order: diff = phi(x, a) - phi(x, b)."""
+
+    prompt: str
+    a: str
+    b: str
+    diff: np.ndarray
+    instructions: tuple[str, str] = ("", "")   # what A and B were asked to be
+    seconds: float = 0.0                        # generation + scoring + guard, wall clock
+    attempts: int = 1
+
+
+def suggestion(k: int) -> str:
+    return SUGGESTED_PROMPTS[k % len(SUGGESTED_PROMPTS)]
+
+
+def direction(precision: np.ndarray) -> np.ndarray:
+    from prefchat.reward.elicit import uncertain_direction
+
+    return uncertain_direction(np.asarray(precision, dtype=np.float64))
+
+
+def instructions_for(precision: np.ndarray, basis) -> tuple[np.ndarray, str, str]:
+    """nu and the two instructions, for +nu and for -nu."""
+    from prefchat.generation.card import direction_instructions
+
+    nu = direction(precision)
+    plus, minus = direction_instructions(nu, basis)
+    if not plus or not minus or plus == minus:
+        raise LiveFailed(f"basis '{basis.name}' names no trait along the direction to learn; "
+                         "asking a question from the pool instead")
+    return nu, plus, minus
+
+
+def messages(prompt: str, instruction: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}, {"role": "system", "content": instruction}]
+
+
+class LiveQuestions:
+    """Writes live pairs with `backend` and scores them with the basis. `load` and `make` are slow
+    (seconds): call them from a worker thread. scorer: a loaded basis scorer, or None to load it."""
+
+    def __init__(self, backend, basis, scorer=None, max_tokens: int = LIVE_MAX_TOKENS,
+                 temperature: float = 0.8, seed: Optional[int] = None, ignore_eos: bool = False) -> None:
+        """ignore_eos: decode exactly max_tokens per reply (benchmarks only)."""
+        self.backend, self.basis, self.scorer = backend, basis, scorer
+        self.max_tokens, self.temperature = int(max_tokens), float(temperature)
+        self.ignore_eos = bool(ignore_eos)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def load(self, progress: Optional[Callable[[str], None]] = None) -> None:
+        self.backend.load(progress)
+        with self._lock:
+            if self.scorer is None:
+                if progress:
+                    progress("loading the scorer")
+                self.scorer = self.basis.scorer()
+
+    def pair_diffs(self, prompts, a, b) -> np.ndarray:
+        """phi(x, a) - phi(x, b) for saved answers (resuming a quiz with live answers)."""
+        self.load()
+        return np.asarray(self.scorer.pair_diffs(list(prompts), list(a), list(b)), dtype=np.float64)
+
+    def _generate(self, prompt: str, instruction: str, seed: int, cancel) -> tuple[str, str]:
+        from prefchat.llm import GenerationRequest
+
+        req = GenerationRequest(messages(prompt, instruction), n=1, max_tokens=self.max_tokens,
+                                temperature=self.temperature, seed=seed, ignore_eos=self.ignore_eos)
+        c = self.backend.generate(req, None, cancel)[0]
+        return c.text, c.finish_reason
+
+    def make(self, prompt: str, precision: np.ndarray, cancel: Optional[threading.Event] = None) -> LivePair:
+        """A live pair for `prompt` along the posterior's most uncertain direction. Raises a
+        PrefchatError (BackendError for the model, LiveFailed for unusable replies) with one line."""
+        from prefchat.generation.guard import screen
+        from prefchat.rerank import phi_and_relevance
+
+        prompt = prompt.strip()
+        if not prompt:
+            raise LiveFailed("the prompt is empty")
+        t0 = time.perf_counter()
+        _, plus, minus = instructions_for(precision, self.basis)
+        sides = (plus, minus)
+        self.load()
+        why = ""
+        for attempt in (1, 2):
+            seed = self._rng.randrange(2**31)
+            texts, finish = zip(*(self._generate(prompt, ins, seed + k, cancel) for k, ins in enumerate(sides)))
+            phi, rel = phi_and_relevance(self.scorer, prompt, list(texts))
+            verdicts = screen(prompt, list(texts), list(finish), None if rel is None else list(rel))
+            bad = [v.reason for v in verdicts if not v.ok or v.reason]
+            if texts[0].strip() == texts[1].strip():
+                bad.append("both replies are the same")
+            if not bad:
+                flip = self._rng.random() < 0.5
+                i, j = (1, 0) if flip else (0, 1)
+                return LivePair(prompt, texts[i], texts[j], np.asarray(phi[i] - phi[j], dtype=np.float64),
+                                (sides[i], sides[j]), time.perf_counter() - t0, attempt)
+            why = bad[0]
+        raise LiveFailed(f"the model's replies were unusable twice ({why}); asking a question from the pool "
+                         "instead")
+
+
+def from_config(basis, cfg=None, seed: Optional[int] = None, **overrides) -> LiveQuestions:
+    """LiveQuestions on the configured backend (config file, env, overrides), not loaded yet.
+    seed: makes the generation seeds reproducible (tests, benchmarks)."""
+    from prefchat.chat.session import build_backend
+    from prefchat.config import load_config
+
+    cfg = cfg if cfg is not None else load_config()
+    return LiveQuestions(build_backend(cfg, **overrides), basis, temperature=cfg.temperature, seed=seed)
+
+
+class LiveDriver:
+    """When the quiz asks a live question, and what a failure does; shared by both front ends.
+
+    Pool questions come first while the model loads (`load`, in a worker); once it is ready, live and
+    pool questions alternate, so a person types a prompt every other question at most. A backend
+    failure (model missing, server down, timeout) turns live questions off for the session with a
+    one-line note; unusable replies only skip that one live question. Answers are never touched here:
+    they live in QuizSession, which saves each one as it comes."""
+
+    def __init__(self, live: LiveQuestions) -> None:
+        self.live = live
+        self.state = "loading"            # loading | ready | off
+        self.note: Optional[str] = None   # the latest one-line note for the user
+        self._asked = 0
+
+    @classmethod
+    def unavailable(cls, why: BaseException) -> "LiveDriver":
+        """A driver that is off from the start (e.g. no model configured), with the note saying why."""
+        d = cls(None)  # type: ignore[arg-type]
+        d._off(why)
+        return d
+
+    def load(self, progress: Optional[Callable[[str], None]] = None) -> None:
+        """Load the model and the scorer (slow: call from a worker). Never raises."""
+        if self.state == "off":
+            return
+        try:
+            self.live.load(progress)
+            self.state = "ready"
+        except Exception as exc:  # noqa: BLE001 - any failure means: pool questions only
+            self._off(exc)
+
+    def _off(self, exc: BaseException) -> None:
+        self.state = "off"
+        self.note = f"Live questions are off: {_one_line(exc)}. Continuing with questions from the pool."
+
+    def due(self, session) -> bool:
+        """True when the next question should be a live one."""
+        if self.state != "ready" or not session.wants_live():
+            return False
+        last_live = bool(session.elicitor.order) and session.elicitor.order[-1]
+        return not last_live
+
+    def prompt_hint(self) -> str:
+        return suggestion(self._asked)
+
+    def make(self, session, prompt: str, cancel: Optional[threading.Event] = None,
+             offer: bool = True) -> Optional[LivePair]:
+        """Generate a live pair and (offer=True) offer it to the session; None (with `note` set) on
+        failure. A UI that calls this from a worker passes offer=False and offers the pair on its own
+        thread."""
+        from prefchat.llm import BackendError, Cancelled
+
+        self._asked += 1
+        try:
+            pair = self.live.make(prompt, session.elicitor.precision, cancel)
+        except LiveFailed as exc:
+            self.note = str(exc)
+            return None
+        except Cancelled:
+            self.note = "Live question cancelled; here is one from the pool."
+            return None
+        except BackendError as exc:
+            self._off(exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - e.g. the scorer failing: same fallback, one line
+            self._off(exc)
+            return None
+        if offer:
+            session.offer_live(pair)
+        self.note = None
+        return pair
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]

@@ -1,0 +1,334 @@
+"""`prefchat onboard --live` with real parts: the tiny random-weight GGUF through the real llama.cpp
+backend (and a real llama-cpp-python server for the server-down case), the shipped basis and its
+MiniLM scorer, the shipped corpus and pool, and real profile files.
+
+The only stand-in is `Scripted` (test_guard_rejects_degenerate_replies_and_generates_again_once): a
+random-weight model cannot be made to write an empty reply on demand, so a backend that plays back
+given replies checks the retry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from prefchat.llm import make_backend
+from prefchat.llm.base import Backend, Candidate
+from prefchat.onboarding.live import LiveDriver, LiveFailed, LiveQuestions, instructions_for, suggestion
+from tests.llm.tiny_models import write_tiny_gguf
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory):
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+@pytest.fixture(scope="module")
+def basis():
+    from prefchat.basis import load_basis
+
+    return load_basis()
+
+
+@pytest.fixture(scope="module")
+def scorer(basis):
+    return basis.scorer(device="cpu")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for v in ("PREFCHAT_BACKEND", "PREFCHAT_MODEL", "PREFCHAT_BASE_URL", "PREFCHAT_BASIS", "PREFCHAT_N"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFCHAT_CONFIG", str(tmp_path / "config.toml"))
+    return tmp_path / "home"
+
+
+def llama(path):
+    return make_backend("llama", str(path), n_threads=2, n_ctx=1024)
+
+
+def session(**kw):
+    from prefchat.tui.quiz import open_session
+
+    kw.setdefault("seed", 0)
+    return open_session(profile="live", **kw)
+
+
+def saved(home, name="live"):
+    return json.loads((home / "profiles" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def until_a_pair_passes(make, tries=10):
+    """A random-weight model writes byte gibberish, which the guard's relevance floor often rejects
+    (twice in a row: LiveFailed). These tests are about what happens to a pair that passes, so they
+    ask again with the next seeds; the guard's own behaviour is tested with `Scripted` below."""
+    for _ in range(tries):
+        try:
+            pair = make()
+        except LiveFailed:
+            continue
+        if pair is not None:
+            return pair
+    pytest.fail(f"no live pair passed the guard in {tries} tries")
+
+
+class Recording(Backend):
+    """Passes every request through to a real backend and keeps what was asked and answered."""
+
+    name = "recording"
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, []
+
+    def _load(self, progress):
+        self.inner.load(progress)
+
+    def _generate(self, request, on_delta, cancel):
+        out = self.inner.generate(request, on_delta, cancel)
+        self.calls.append((request.messages[-1]["content"], out[0].text))
+        return out
+
+
+def test_a_live_pair_is_two_instructions_scored_by_the_basis(home, tiny_gguf, basis, scorer):
+    s = session()
+    for ch in "ab":  # a couple of pool answers first, as the quiz does while the model loads
+        s.answer(ch)
+    rec = Recording(llama(tiny_gguf))
+    lq = LiveQuestions(rec, basis, scorer=scorer, max_tokens=48, seed=1)
+    nu, plus, minus = instructions_for(s.elicitor.precision, basis)
+    pair = until_a_pair_passes(lambda: lq.make("How do I keep basil fresh?", s.elicitor.precision))
+    # the two replies shown were written under the two instructions for opposite ends of nu, the
+    # posterior's most uncertain direction, each as the last (system) turn of its own request
+    assert plus != minus
+    written = dict((text, instr) for instr, text in rec.calls[-2:])
+    assert (written[pair.a], written[pair.b]) == pair.instructions
+    assert set(pair.instructions) == {plus, minus}
+    cov = np.linalg.inv(s.elicitor.precision)
+    assert nu @ cov @ nu == pytest.approx(np.linalg.eigvalsh(cov).max())
+    # phi comes from the scorer: the real phi(x, A) - phi(x, B) of the texts shown
+    want = scorer.pair_diffs([pair.prompt], [pair.a], [pair.b])[0]
+    np.testing.assert_allclose(pair.diff, want, atol=1e-5)
+    assert pair.a != pair.b and pair.a.strip() and pair.b.strip()
+
+    # the answer updates lambda exactly like a pool answer with that difference
+    before = s.elicitor.lam.copy()
+    s.offer_live(pair)
+    q = s.current()
+    assert q.live is pair and (q.prompt, q.a, q.b) == (pair.prompt, pair.a, pair.b)
+    s.answer("a")
+    from prefchat.reward.elicit import fit_lambda
+
+    mean, prec = basis.prior
+    v = np.vstack([s.pool.diffs[s.elicitor.asked] * np.where(s.flips[:2], -1, 1)[:, None], pair.diff])
+    y = np.array([1.0, 0.0, 1.0])  # shown A, shown B, live A
+    lam, _ = fit_lambda(v, y, beta=prec, prior_mean=mean)
+    np.testing.assert_allclose(s.elicitor.lam, lam, atol=1e-8)
+    assert not np.allclose(s.elicitor.lam, before)
+
+    # saved with its texts, and refitting the saved profile from those texts gives the same lambda
+    d = saved(home)
+    assert [a["prompt"] for a in d["answers"]][-1] == pair.prompt
+    assert (d["answers"][-1]["a"], d["answers"][-1]["b"], d["answers"][-1]["choice"]) == (pair.a, pair.b, "a")
+    from prefchat.profiles.refit import refit
+    from prefchat.profiles.store import ProfileStore
+
+    again = refit(ProfileStore().load("live"), basis, scorer.pair_diffs)
+    np.testing.assert_allclose(again.lam, s.elicitor.lam, atol=1e-4)
+
+    # resuming the quiz reads the live answer back through the scorer
+    r = session(pair_diffs_fn=scorer.pair_diffs, seed=99)
+    assert r.answered == 3
+    np.testing.assert_allclose(r.elicitor.lam, s.elicitor.lam, atol=1e-4)
+    from prefchat.errors import PrefchatError
+
+    with pytest.raises(PrefchatError, match="--live"):  # without a scorer: the fix, not a traceback
+        session()
+
+    # undo re-asks the same live pair
+    assert r.undo() and r.current().live is not None and r.current().a == pair.a
+
+
+class Scripted(Backend):
+    """Plays back given replies (see the module doc for why this one test needs it)."""
+
+    name = "scripted"
+
+    def __init__(self, replies):
+        super().__init__()
+        self.replies = list(replies)
+        self.requests = []
+
+    def _load(self, progress):
+        pass
+
+    def _generate(self, request, on_delta, cancel):
+        self.requests.append(request)
+        return [Candidate(self.replies.pop(0), 5, 0.01, "stop")]
+
+
+GOOD = ("Keep basil stems in a glass of water on the counter, loosely covered, and change the water "
+        "every day; the fridge blackens the leaves.")
+OTHER = ("Honestly? Keep your fresh basil like cut flowers: stems in a glass of water, out of the fridge. "
+         "Fresh basil stays green for a week that way!")
+
+
+def test_guard_rejects_degenerate_replies_and_generates_again_once(home, basis, scorer):
+    s = session()
+    be = Scripted(["", GOOD, GOOD, OTHER])
+    pair = LiveQuestions(be, basis, scorer=scorer, seed=0).make("How do I keep basil fresh?", s.elicitor.precision)
+    assert pair.attempts == 2 and {pair.a, pair.b} == {GOOD, OTHER}
+    # every request put the instruction last, as a short system turn after the user's prompt
+    assert all(r.messages[-1]["role"] == "system" and r.messages[0]["content"] == "How do I keep basil fresh?"
+               for r in be.requests)
+    assert {be.requests[0].messages[-1]["content"], be.requests[1].messages[-1]["content"]} == set(pair.instructions)
+    with pytest.raises(LiveFailed, match="twice"):  # degenerate twice: no pair (the quiz asks the pool)
+        LiveQuestions(Scripted(["", GOOD, "!!!", GOOD]), basis, scorer=scorer).make("basil?", s.elicitor.precision)
+    d = LiveDriver(LiveQuestions(Scripted(["x x x", "x x x", "", ""]), basis, scorer=scorer))
+    d.load()
+    assert d.make(s, "basil?") is None and "twice" in d.note and d.state == "ready"
+    assert s.current().live is None  # the pool question stands
+
+
+def start_server(model, port):
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
+                             "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("llama_cpp.server exited")
+        try:
+            with urllib.request.urlopen(base + "/models", timeout=1):
+                return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail("llama_cpp.server did not start")
+
+
+def test_server_down_mid_quiz_falls_back_to_the_pool_and_keeps_every_answer(home, tiny_gguf, basis, scorer):
+    from tests.llm.conftest import free_port
+
+    proc, base = start_server(tiny_gguf, free_port())
+    try:
+        backend = make_backend("openai", "tiny", base_url=base, timeout=20.0)
+        driver = LiveDriver(LiveQuestions(backend, basis, scorer=scorer, max_tokens=32, seed=3))
+        s = session()
+        s.answer("a")
+        driver.load()
+        assert driver.state == "ready" and driver.due(s)
+        until_a_pair_passes(lambda: driver.make(s, suggestion(0)))
+        assert s.current().live is not None
+        s.answer("b")                           # a live answer, saved
+        s.answer("a")                           # a pool answer
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert driver.due(s)
+    assert driver.make(s, "And now?") is None   # the server is gone
+    assert driver.state == "off" and driver.note.startswith("Live questions are off:")
+    assert "\n" not in driver.note and not driver.due(s)
+    q = s.current()
+    assert q is not None and q.live is None     # the quiz goes on with the pool
+    s.answer("tie")
+    d = saved(home)
+    assert [a["choice"] for a in d["answers"]] == ["a", "b", "a", "tie"]
+    assert d["answers"][1]["prompt"] == suggestion(0)
+
+
+def run_cli(home, args, stdin, extra_env=None):
+    e = dict(os.environ, PREFCHAT_HOME=str(home), NO_COLOR="1", COLUMNS="100")
+    e.pop("PREFCHAT_BASIS", None)
+    e.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "prefchat", *args], input=stdin, capture_output=True,
+                          text=True, env=e, timeout=300)
+
+
+def test_plain_live_asks_for_prompts_and_saves_live_answers(home, tiny_gguf, tmp_path):
+    env = {"PREFCHAT_BACKEND": "llama", "PREFCHAT_MODEL": str(tiny_gguf),
+           "PREFCHAT_CONFIG": str(tmp_path / "config.toml")}
+    # piped input: the model loads first, then live and pool questions alternate.
+    # live #1 (own prompt) -> a; pool -> b; live #2 ("p": a pool question instead) -> a;
+    # live #3 (Enter: the suggestion) -> n; then end of input at the next (pool) question.
+    # (--seed makes the generation seeds reproducible; the random-weight model's replies pass the
+    # guard with seed 1.)
+    stdin = "What is a good name for a cat?\na\nb\np\na\n\nn\n"
+    p = run_cli(home, ["onboard", "--plain", "--live", "--seed", "1", "--questions", "8"], stdin, env)
+    assert p.returncode == 1, p.stderr[-2000:]  # stopped before question 8: progress kept
+    assert "Traceback" not in p.stderr
+    out = p.stdout
+    assert out.count("Type a prompt you care about") == 3
+    assert out.count("Live question: both replies were written by your model") == 2
+    d = saved(home, "me")
+    assert [a["choice"] for a in d["answers"]] == ["a", "b", "a", "tie"]
+    assert d["answers"][0]["prompt"] == "What is a good name for a cat?"
+    assert d["answers"][3]["prompt"] == suggestion(1)
+    assert d["answers"][1]["prompt"] != d["answers"][2]["prompt"]  # pool questions in between
+    assert "Stopped at question 5 of 8" in out
+    assert "min left" in out
+
+
+def test_plain_live_without_a_model_says_so_in_one_line_and_uses_the_pool(home, tmp_path):
+    p = run_cli(home, ["onboard", "--plain", "--live", "--questions", "2"], "a\nb\n",
+                {"PREFCHAT_CONFIG": str(tmp_path / "config.toml")})
+    assert p.returncode == 0, p.stderr[-2000:]
+    notes = [ln for ln in p.stdout.splitlines() if ln.startswith("Live questions are off:")]
+    assert len(notes) == 1 and "no model configured" in notes[0]
+    assert "Type a prompt" not in p.stdout
+    assert len(saved(home, "me")["answers"]) == 2
+
+
+def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer):
+    from prefchat.tui.onboard_app import LivePromptScreen, OnboardApp, QuizScreen
+    from prefchat.tui.quiz import open_session
+
+    from .screens import screen_text
+
+    def factory(s):
+        return LiveDriver(LiveQuestions(llama(tiny_gguf), basis, scorer=scorer, max_tokens=32, seed=1))
+
+    app = OnboardApp(lambda: open_session(profile="live", seed=0), factory)
+
+    pool_q = None
+
+    async def run():
+        nonlocal pool_q
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(3):  # the quiz loads, then the model loads (both in workers)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, QuizScreen)  # the pool question being read stays
+            pool_q = app.session.current()
+            assert pool_q.live is None
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(app.screen, LivePromptScreen), screen_text(app)
+            assert suggestion(0) in screen_text(app)
+            await pilot.press("enter")                 # accept the suggested prompt
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, QuizScreen), screen_text(app)
+            text = screen_text(app)
+            assert "live: written by your model" in text and "min left" in text
+            q = app.session.current()
+            assert q.live is not None and q.prompt == suggestion(0)
+            await pilot.press("b")
+            await pilot.pause()
+            assert app.session.current().live is None  # a pool question comes next
+            await pilot.press("q")
+
+    import asyncio
+
+    asyncio.run(run())
+    d = saved(home)
+    assert [(a["prompt"], a["choice"]) for a in d["answers"]] == [(pool_q.prompt, "a"), (suggestion(0), "b")]
