@@ -383,3 +383,15 @@ def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
         raise PrefchatError(f"cannot write {path} ({exc.strerror})") from None
     load_config(path, env={})  # the file we wrote must read back
     return path
+
+
+def build_backend(cfg: Config, **overrides):
+    """The configured backend, not loaded. Raises PrefchatError with the fix when unconfigured."""
+    from prefchat.llm import make_backend
+
+    if not cfg.model:
+        raise PrefchatError("no model configured: pass --model PATH-or-ID, set PREFCHAT_MODEL, or run "
+                            "`prefchat config set model PATH` (`prefchat models pull` fetches one)")
+    opts = cfg.backend_options()
+    opts.update(overrides)
+    return make_backend(cfg.backend, cfg.model, **opts)

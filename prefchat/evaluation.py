@@ -87,7 +87,7 @@ STRATEGIES = ("active", "cost-aware", "random")
 
 def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
              progress=None, words=WORD_BUDGETS) -> dict:
-    from prefchat.onboarding.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
+    from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
     from prefchat.reward.evaluate import elicitation_curve
     from prefchat.reward.metrics import accuracy, auc
 

@@ -27,8 +27,8 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.tui",)],
     [("prefchat.chat",), ("prefchat.onboarding",)],
     [("prefchat.rerank",), ("prefchat.evaluation",), ("prefchat.bench",)],
+    [("prefchat.config",)],  # validates `candidates` against generation's strategies; builds backends
     [("prefchat.generation",)],  # the guard, card and strategies every pick uses
-    [("prefchat.config",)],
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],
     [("prefchat.data", "prefchat.corpus", "prefchat.loaders")],
     [("prefchat.reward",)],

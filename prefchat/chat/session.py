@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from prefchat.chat.history import History, Message
-from prefchat.config import Config
+from prefchat.config import Config, build_backend  # noqa: F401 - build_backend is part of this API
 from prefchat.errors import PrefchatError
 from prefchat.rerank import Reranker, RerankResult
 
@@ -91,18 +91,6 @@ class ChoiceResult:
     old_lambda: Optional[list]
     new_lambda: Optional[list]
     note: str
-
-
-def build_backend(cfg: Config, **overrides):
-    """The configured backend, not loaded. Raises PrefchatError with the fix when unconfigured."""
-    from prefchat.llm import make_backend
-
-    if not cfg.model:
-        raise PrefchatError("no model configured: pass --model PATH-or-ID, set PREFCHAT_MODEL, or run "
-                            "`prefchat config set model PATH` (`prefchat models pull` fetches one)")
-    opts = cfg.backend_options()
-    opts.update(overrides)
-    return make_backend(cfg.backend, cfg.model, **opts)
 
 
 def load_profile_and_basis(name: Optional[str]):

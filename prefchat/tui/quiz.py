@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
-from prefchat.onboarding.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
+from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
 
 DEFAULT_QUESTIONS = QUIZ_MAX_QUESTIONS
 MORE_QUESTIONS = 5          # "a few more" at the end

@@ -86,14 +86,16 @@ class Recording(Backend):
 
     def __init__(self, inner):
         super().__init__()
-        self.inner, self.calls = inner, []
+        self.inner, self.calls, self.requests = inner, [], []
 
     def _load(self, progress):
         self.inner.load(progress)
 
     def _generate(self, request, on_delta, cancel):
         out = self.inner.generate(request, on_delta, cancel)
-        self.calls.append((request.messages[-1]["content"], out[0].text))
+        self.requests.append(request)
+        # (the last turn candidate i saw: its instruction, what it wrote)
+        self.calls += [(request.messages_for(i)[-1]["content"], c.text) for i, c in enumerate(out)]
         return out
 
 
@@ -106,8 +108,10 @@ def test_a_live_pair_is_two_instructions_scored_by_the_basis(home, tiny_gguf, ba
     nu, plus, minus = instructions_for(s.elicitor.precision, basis)
     pair = until_a_pair_passes(lambda: lq.make("How do I keep basil fresh?", s.elicitor.precision))
     # the two replies shown were written under the two instructions for opposite ends of nu, the
-    # posterior's most uncertain direction, each as the last (system) turn of its own request
+    # posterior's most uncertain direction, each as the last (system) turn of its candidate, both
+    # candidates in one request (so llama.cpp decodes the prompt once and both replies in one batch)
     assert plus != minus
+    assert rec.requests[-1].n == 2 and rec.requests[-1].instructions is not None
     written = dict((text, instr) for instr, text in rec.calls[-2:])
     assert (written[pair.a], written[pair.b]) == pair.instructions
     assert set(pair.instructions) == {plus, minus}
@@ -141,7 +145,8 @@ def test_a_live_pair_is_two_instructions_scored_by_the_basis(home, tiny_gguf, ba
     from prefchat.profiles.store import ProfileStore
 
     again = refit(ProfileStore().load("live"), basis, scorer.pair_diffs)
-    np.testing.assert_allclose(again.lam, s.elicitor.lam, atol=1e-4)
+    # within the CPU scorer's bf16 rounding: the quiz's pool answers used the shipped pool's fp32 phi
+    np.testing.assert_allclose(again.lam, s.elicitor.lam, atol=1e-2)
 
     # resuming the quiz reads the live answer back through the scorer
     r = session(pair_diffs_fn=scorer.pair_diffs, seed=99)
@@ -171,7 +176,7 @@ class Scripted(Backend):
 
     def _generate(self, request, on_delta, cancel):
         self.requests.append(request)
-        return [Candidate(self.replies.pop(0), 5, 0.01, "stop")]
+        return [Candidate(self.replies.pop(0), 5, 0.01, "stop") for _ in range(request.n)]
 
 
 GOOD = ("Keep basil stems in a glass of water on the counter, loosely covered, and change the water "
@@ -185,10 +190,13 @@ def test_guard_rejects_degenerate_replies_and_generates_again_once(home, basis, 
     be = Scripted(["", GOOD, GOOD, OTHER])
     pair = LiveQuestions(be, basis, scorer=scorer, seed=0).make("How do I keep basil fresh?", s.elicitor.precision)
     assert pair.attempts == 2 and {pair.a, pair.b} == {GOOD, OTHER}
-    # every request put the instruction last, as a short system turn after the user's prompt
-    assert all(r.messages[-1]["role"] == "system" and r.messages[0]["content"] == "How do I keep basil fresh?"
-               for r in be.requests)
-    assert {be.requests[0].messages[-1]["content"], be.requests[1].messages[-1]["content"]} == set(pair.instructions)
+    # each attempt is one request for both replies; each candidate sees the user's prompt, then its
+    # own instruction last, as a short system turn
+    assert len(be.requests) == 2 and all(r.n == 2 for r in be.requests)
+    for r in be.requests:
+        turns = [r.messages_for(i) for i in range(2)]
+        assert all(t[0]["content"] == "How do I keep basil fresh?" and t[-1]["role"] == "system" for t in turns)
+        assert {t[-1]["content"] for t in turns} == set(pair.instructions)
     with pytest.raises(LiveFailed, match="twice"):  # degenerate twice: no pair (the quiz asks the pool)
         LiveQuestions(Scripted(["", GOOD, "!!!", GOOD]), basis, scorer=scorer).make("basil?", s.elicitor.precision)
     d = LiveDriver(LiveQuestions(Scripted(["x x x", "x x x", "", ""]), basis, scorer=scorer))
