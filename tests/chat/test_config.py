@@ -116,7 +116,10 @@ def test_cli_show_masks_key_and_set(home):
 
 def test_cli_show_is_valid_toml_that_reads_back(home, monkeypatch):
     """`config show` prints TOML (not Python's True/'...'), so it can be pasted into the file."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     for key, value in (("learn_from_choices", "false"), ("temperature", "0.25"),
                        ("system_prompt", 'Say "hi"\\then \'bye\''), ("keymap.newline", "ctrl+j"),
