@@ -5,7 +5,7 @@
 #
 #   make test ARGS="tests/chat -x"     extra pytest arguments
 
-.PHONY: help setup onboard test test-quick torch-plan
+.PHONY: help setup onboard test test-quick test-pythons torch-plan
 
 help:
 	@./dev help
@@ -21,6 +21,9 @@ test:
 
 test-quick:
 	@./dev test-quick $(ARGS)
+
+test-pythons:
+	@./dev test-pythons $(ARGS)
 
 torch-plan:
 	@./dev torch-plan

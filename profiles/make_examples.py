@@ -23,7 +23,7 @@ def main(out_dir: Path) -> None:
         os.environ["PREFCHAT_HOME"] = home
         from prefchat.corpus import TRAITS
         from prefchat.profiles.exchange import export_to_file
-        from prefchat.tui.quiz import open_session
+        from prefchat.onboarding.quiz import open_session
 
         for name, weights in PERSONAS.items():
             s = open_session(profile=name, questions=15, seed=0)

@@ -76,7 +76,7 @@ def live_driver(session, seed=None):
 
 def run_onboarding(profile=None, questions=None, restart=False, plain=False, basis=None, corpus=None,
                    stop_sd=None, seed=None, live=False) -> int:
-    from prefchat.tui.quiz import open_session
+    from prefchat.onboarding.quiz import open_session
 
     def loader():
         return open_session(profile=profile, basis=basis, corpus=corpus, questions=questions,

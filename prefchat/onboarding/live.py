@@ -9,7 +9,7 @@ For the current posterior (lambda, H):
 4. the guard drops degenerate replies (empty, no words, loops, truncated junk, off-topic) and the
    pair is generated again once; two identical replies count as degenerate too;
 5. phi of both replies from the basis scorer gives the pair's real difference, phi(x, A) - phi(x, B),
-   which updates lambda exactly like a pool answer (tui/quiz.py, QuizSession.offer_live).
+   which updates lambda exactly like a pool answer (onboarding/quiz.py, QuizSession.offer_live).
 
 A or B is +nu by a coin, so position bias cannot leak into lambda. Nothing here touches a UI: the
 Textual app and the --plain runner call `LiveQuestions.make` from a worker (it takes one or two

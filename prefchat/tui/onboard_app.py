@@ -1,4 +1,4 @@
-"""`prefchat onboard`: the Textual quiz. A thin view over QuizSession (tui/quiz.py).
+"""`prefchat onboard`: the Textual quiz. A thin view over QuizSession (onboarding/quiz.py).
 
 Loading (basis, pool, corpus, saved profile) runs in a thread worker so the first frame appears at
 once; answering calls QuizSession directly on the UI thread, because a refit is one Newton solve in
@@ -20,13 +20,14 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Static
+from textual.screen import Screen
+from textual.widgets import Button, Static
 
 from prefchat.errors import PrefchatError
 from prefchat.tui.onboard_css import CSS
-from prefchat.tui.quiz import QuizSession, leanings
-from prefchat.tui.safe_text import printable
+from prefchat.tui.onboard_screens import HelpScreen, LivePromptScreen, WaitScreen
+from prefchat.onboarding.quiz import QuizSession, leanings
+from prefchat.textsafe import clean
 from prefchat.tui.widgets import ResponsePanel, settled_bar
 
 WIDE = 110  # columns from which A and B sit side by side
@@ -54,65 +55,6 @@ class Outcome:
     session: QuizSession | None = None
     error: str | None = None
     lost: str | None = None          # answers that could not be saved, in words (None: all saved)
-
-
-class HelpScreen(ModalScreen[None]):
-    def compose(self) -> ComposeResult:
-        yield Static(HELP, id="help")
-
-    def on_key(self, event) -> None:
-        event.stop()
-        self.dismiss()
-
-    def on_click(self) -> None:
-        self.dismiss()
-
-
-class LivePromptScreen(ModalScreen[str | None]):
-    """Ask for the prompt of a live question; dismisses with the prompt, or None for a pool question."""
-
-    BINDINGS = [Binding("escape", "pool", "Pool question instead")]
-
-    def __init__(self, hint: str) -> None:
-        super().__init__()
-        self.hint = hint
-
-    def compose(self) -> ComposeResult:
-        with Container(id="live-box"):
-            yield Static("[b]Live question[/b]\nType a prompt you care about; your model writes two replies "
-                         "for you to choose between. Enter asks it; Esc takes a pool question instead.",
-                         id="live-help")
-            yield Input(value=self.hint, id="live-prompt")
-            with Horizontal(id="live-choices"):
-                yield Button("enter: ask my model", id="live-go", compact=True, variant="primary")
-                yield Button("esc: pool question", id="live-pool", compact=True)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value.strip() or self.hint)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "live-go":
-            self.dismiss(self.query_one("#live-prompt", Input).value.strip() or self.hint)
-        else:
-            self.dismiss(None)
-
-    def action_pool(self) -> None:
-        self.dismiss(None)
-
-
-class WaitScreen(ModalScreen[None]):
-    """Shown while the model writes a live pair; Esc cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def compose(self) -> ComposeResult:
-        yield Static("Writing two replies with your model…\n[dim]Esc: cancel and take a pool question[/dim]",
-                     id="live-wait")
-
-    def action_cancel(self) -> None:
-        self.app.cancel_live()
 
 
 class QuizScreen(Screen):
@@ -171,7 +113,7 @@ class QuizScreen(Screen):
         st = s.settled()
         self.query_one("#settled", Static).update(
             Text(f"settled {settled_bar(st.fraction)} {st.fraction:.0%}"))
-        self.query_one("#prompt", Static).update(Text(printable(q.prompt)))
+        self.query_one("#prompt", Static).update(Text(clean(q.prompt)))
         self.query_one("#prompt-box").scroll_home(animate=False)
         self.query_one("#panel-a", ResponsePanel).show(q.a)
         self.query_one("#panel-b", ResponsePanel).show(q.b)
@@ -391,7 +333,7 @@ class OnboardApp(App[Outcome]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(HELP))
 
     def action_quit_quiz(self) -> None:
         from prefchat.tui.plain import final_save

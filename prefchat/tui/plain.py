@@ -16,8 +16,8 @@ from rich.rule import Rule
 from rich.text import Text
 
 from prefchat.errors import PrefchatError
-from prefchat.tui.quiz import MORE_QUESTIONS, QuizSession, leanings
-from prefchat.tui.safe_text import printable
+from prefchat.onboarding.quiz import MORE_QUESTIONS, QuizSession, leanings
+from prefchat.textsafe import clean
 
 KEYS = {"a": "a", "b": "b", "n": "tie", "=": "tie", "tie": "tie"}
 HELP = ("a = Response A is better, b = Response B is better, n (or =) = no preference, "
@@ -64,13 +64,13 @@ def _show(console: Console, s: QuizSession) -> None:
     if q.live is not None:
         console.print(Text("Live question: both replies were written by your model for your prompt.",
                            style="italic"))
-    console.print(Text(printable(q.prompt), style="bold"))
+    console.print(Text(clean(q.prompt), style="bold"))
     console.print()
     console.print(Text("Response A", style="bold underline"))
-    console.print(Text(printable(q.a)))
+    console.print(Text(clean(q.a)))
     console.print()
     console.print(Text("Response B", style="bold underline"))
-    console.print(Text(printable(q.b)))
+    console.print(Text(clean(q.b)))
     console.print()
 
 

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from prefchat.tui.safe_text import printable
+from prefchat.textsafe import clean
 
 
 def settled_bar(fraction: float, cells: int = 10) -> str:
@@ -36,7 +36,7 @@ class ResponsePanel(VerticalScroll):
 
     def show(self, text: str) -> None:
         # Text(...) rather than a str: corpus text is data, and "[b]" in it must not become markup.
-        self._body.update(Text(printable(text)))
+        self._body.update(Text(clean(text)))
         self.scroll_home(animate=False)
 
     def on_click(self) -> None:

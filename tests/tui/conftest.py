@@ -87,7 +87,7 @@ def quiz_env(tmp_path, monkeypatch):
 
 
 def open_quiz(env, **kw):
-    from prefchat.tui.quiz import open_session
+    from prefchat.onboarding.quiz import open_session
 
     kw.setdefault("seed", 7)
     return open_session(basis=env["basis"], corpus=env["corpus"], **kw)

@@ -55,7 +55,7 @@ def llama(path):
 
 
 def session(**kw):
-    from prefchat.tui.quiz import open_session
+    from prefchat.onboarding.quiz import open_session
 
     kw.setdefault("seed", 0)
     return open_session(profile="live", **kw)
@@ -296,8 +296,9 @@ def test_plain_live_without_a_model_says_so_in_one_line_and_uses_the_pool(home, 
 
 
 def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer):
-    from prefchat.tui.onboard_app import LivePromptScreen, OnboardApp, QuizScreen
-    from prefchat.tui.quiz import open_session
+    from prefchat.tui.onboard_app import OnboardApp, QuizScreen
+    from prefchat.tui.onboard_screens import LivePromptScreen
+    from prefchat.onboarding.quiz import open_session
 
     from .screens import screen_text
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from textual.color import Color
 from textual.worker import WorkerCancelled
 
-from prefchat.tui.onboard_app import DoneScreen, HelpScreen, OnboardApp, QuizScreen
-from prefchat.tui.quiz import open_session
+from prefchat.tui.onboard_app import DoneScreen, OnboardApp, QuizScreen
+from prefchat.tui.onboard_screens import HelpScreen
+from prefchat.onboarding.quiz import open_session
 
 from .conftest import read_profile
 from .screens import screen_text, sync

@@ -10,7 +10,7 @@ import pytest
 
 from prefchat.corpus.load import TRAITS, load_corpus
 from prefchat.errors import PrefchatError
-from prefchat.tui.quiz import MIN_BEFORE_EARLY_STOP, leanings
+from prefchat.onboarding.quiz import MIN_BEFORE_EARLY_STOP, leanings
 
 from .conftest import open_quiz, read_profile
 
@@ -185,7 +185,7 @@ def test_profile_from_another_basis_is_refused_with_the_fix(quiz_env, tmp_path):
     s = open_quiz(quiz_env)
     s.answer("a")
     other = write_trait_basis(tmp_path / "other", quiz_env["corpus"], name="other", seed=99)
-    from prefchat.tui.quiz import open_session
+    from prefchat.onboarding.quiz import open_session
 
     with pytest.raises(PrefchatError, match="--restart"):
         open_session(basis=other, corpus=quiz_env["corpus"])
@@ -228,7 +228,7 @@ def test_bad_arguments(quiz_env):
 # -- the default quiz: cost-aware, about five minutes of reading ------------------------------------
 
 def test_default_quiz_is_cost_aware_and_ends_on_its_words_budget(quiz_env, monkeypatch):
-    import prefchat.tui.quiz as quiz
+    import prefchat.onboarding.quiz as quiz
     from prefchat.corpus.reading import WORDS_PER_MINUTE
 
     monkeypatch.setattr(quiz, "DEFAULT_WORDS", 250)  # the fixture's pairs are short (~30 words)

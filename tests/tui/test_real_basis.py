@@ -8,7 +8,7 @@ from prefchat.corpus import TRAITS
 def test_concise_confident_person_on_the_shipped_basis(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path))
     monkeypatch.delenv("PREFCHAT_BASIS", raising=False)
-    from prefchat.tui.quiz import open_session
+    from prefchat.onboarding.quiz import open_session
 
     w = np.array([{"length": -1.0, "confidence": 1.0}.get(t, 0.0) for t in TRAITS])
     s = open_session(profile="cc", questions=15, seed=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from prefchat.tui.onboard_app import OnboardApp
-from prefchat.tui.quiz import open_session
+from prefchat.onboarding.quiz import open_session
 
 from .screens import screen_text, sync
 
