@@ -1,6 +1,6 @@
 """`prefchat bench flood`: what a runaway OpenAI-compatible server costs. A loopback server ignores
 max_tokens and streams SIZE megabytes per request; the openai backend must cut each candidate at its
-bound (llm/openai_compat.reply_bounds), return promptly and keep memory small. Reports wall time,
+bound (llm/openai_stream.reply_bounds), return promptly and keep memory small. Reports wall time,
 the Python heap peak (tracemalloc) and the process's peak RSS, for each N."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def bench_onboard_live(
 ) -> None:
     """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
     from prefchat.basis import load_basis
-    from prefchat.commands.bench import _machine
+    from prefchat.commands.bench_machine import machine as _machine
     from prefchat.errors import PrefchatError
     from prefchat.llm import GenerationRequest, make_backend, synthetic
     from prefchat.onboarding.live import LiveQuestions

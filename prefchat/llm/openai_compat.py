@@ -16,7 +16,8 @@ to api.openai.com; never a key over plain http to a non-loopback host unless all
 
 Replies are bounded: a server that ignores max_tokens (or is hostile) could stream without end. Each
 candidate stops being read at reply_bounds(max_tokens) characters, UTF-8 bytes and chunks; it is
-cut there and marked finish_reason "length", and its stream is closed.
+cut there and marked finish_reason "length", and its stream is closed. The bounds and the per-choice
+state live in llm/openai_stream.py, the mapping of failures to one-line errors in llm/openai_errors.py.
 """
 
 from __future__ import annotations
@@ -26,73 +27,29 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 import httpx2 as httpx  # the HTTP client the openai package is built on (3.x uses httpx2)
 import openai
 
 from prefchat.llm.base import (
-    AuthenticationFailed,
     Backend,
-    BackendConnectionError,
     BackendError,
-    BackendTimeout,
     Cancelled,
     Candidate,
     DeltaCallback,
     GenerationRequest,
-    ModelNotFound,
     ProgressCallback,
-    RateLimited,
     ServerError,
     StreamInterrupted,
 )
 from prefchat.llm.endpoint import DEFAULT_BASE_URL  # noqa: F401 - re-exported for doctor and tests
 from prefchat.llm.endpoint import resolve as resolve_endpoint
+from prefchat.llm.openai_errors import map_error
+from prefchat.llm.openai_stream import Choice, CleanCut, reply_bounds
 from prefchat.textsafe import one_line
 
 log = logging.getLogger(__name__)
-
-# Per-candidate bounds from max_tokens: a token is a few characters (rarely more than ~16, even
-# for code), and a server sends about one content chunk per token. Generous on purpose; a floor
-# keeps small max_tokens from cutting honest replies.
-CHARS_PER_TOKEN = 16
-MIN_CHARS = 4096
-
-
-def reply_bounds(max_tokens: int) -> tuple[int, int, int]:
-    """(characters, UTF-8 bytes, chunks) after which a candidate is cut off."""
-    chars = max(MIN_CHARS, int(max_tokens) * CHARS_PER_TOKEN)
-    return chars, chars * 2, max(256, int(max_tokens) * 4)
-
-
-@dataclass
-class _Choice:
-    text: str = ""
-    n_tokens: int = 0
-    finish: Optional[str] = None
-    seconds: float = 0.0
-    seed: Optional[int] = None
-    n_bytes: int = 0
-    n_chunks: int = 0
-    role: Optional[str] = None
-
-
-class _CleanCut(StreamInterrupted):
-    """The stream ended (even with [DONE]) before a finish_reason: the server stopped this reply.
-    llama-cpp-python's server does exactly this to a stream when another request arrives (its
-    `interrupt_requests` setting, on by default), so concurrent requests cut each other there."""
-
-
-def _is_refused(exc: BaseException) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 class OpenAICompatBackend(Backend):
@@ -158,51 +115,14 @@ class OpenAICompatBackend(Backend):
     # --- errors -----------------------------------------------------------------------------------
 
     def _map_error(self, exc: BaseException) -> BackendError:
-        url = self.base_url
-        if isinstance(exc, BackendError):
-            return exc
-        if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
-            # The real time waited: the client retries, so it can be a multiple of the timeout.
-            waited = (time.perf_counter() - self._t_request if self._t_request is not None
-                      else self.timeout)
-            tries = f" over {1 + self.max_retries} tries" if self.max_retries else ""
-            return BackendTimeout(f"no answer from {url} within {waited:.0f} s{tries} (timeout "
-                                  f"{self.timeout:g} s); is the model still loading, or is the "
-                                  f"timeout too short?")
-        if isinstance(exc, openai.APIConnectionError):
-            if _is_refused(exc):
-                return BackendConnectionError(f"could not connect to {url}: connection refused "
-                                              f"(is the server running?)")
-            return BackendConnectionError(f"could not connect to {url}: "
-                                          f"{type(exc.__cause__ or exc).__name__}")
-        if isinstance(exc, openai.APIStatusError):
-            code = exc.status_code
-            if code in (401, 403):
-                sent = f"the API key from {self._key_source}" if self._api_key else "no API key"
-                return AuthenticationFailed(
-                    f"{url} rejected the request (HTTP {code}; sent {sent}); set PREFCHAT_API_KEY "
-                    f"or api_key in the config to a valid key for this server")
-            if code == 404:
-                return ModelNotFound(f"{url} has no model '{self.model}' or no chat endpoint "
-                                     f"(HTTP 404); check the model name and that the URL ends "
-                                     f"in /v1")
-            if code == 429:
-                return RateLimited(f"{url} is rate limiting requests (HTTP 429); wait and retry, "
-                                   f"or lower N")
-            if code >= 500:
-                return ServerError(f"{url} failed with HTTP {code}; see the server's log")
-            return ServerError(f"{url} refused the request (HTTP {code}): "
-                               f"{one_line(getattr(exc, 'message', exc))}")
-        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError)):
-            return StreamInterrupted(f"the connection to {url} dropped in the middle of a reply")
-        if isinstance(exc, openai.APIError):
-            return ServerError(f"{url} reported an error: {one_line(exc)}")
-        return BackendError(f"request to {url} failed: {type(exc).__name__}: {one_line(exc)}")
+        return map_error(exc, url=self.base_url, model=self.model, timeout=self.timeout,
+                         max_retries=self.max_retries, t_request=self._t_request,
+                         key_source=self._key_source, has_key=bool(self._api_key))
 
     # --- generation -------------------------------------------------------------------------------
 
     def _stream(self, request: GenerationRequest, n: int, seed: int, first_index: int,
-                choices: dict[int, _Choice], emit, stop: threading.Event, t0: float,
+                choices: dict[int, Choice], emit, stop: threading.Event, t0: float,
                 open_streams: list) -> None:
         """One streaming request; choice k lands at candidate first_index + k. Runs in a worker."""
         # n > 1 only when every candidate has the same chat, so first_index's chat is everyone's.
@@ -233,7 +153,7 @@ class OpenAICompatBackend(Backend):
                     i = first_index + ch.index
                     if ch.index >= n:  # a misbehaving server: ignore choices we did not ask for
                         continue
-                    state = choices.setdefault(i, _Choice(seed=seed if n == 1 else None))
+                    state = choices.setdefault(i, Choice(seed=seed if n == 1 else None))
                     if state.finish is not None:
                         continue  # cut off at the bound (or already finished): ignore the rest
                     role = getattr(ch.delta, "role", None) if ch.delta is not None else None
@@ -295,11 +215,11 @@ class OpenAICompatBackend(Backend):
                        if first_index <= i < first_index + n and c.finish is None]
             if missing or not any(first_index <= i < first_index + n for i in choices):
                 # The stream ended without a finish_reason: the server or a proxy cut it.
-                raise _CleanCut(f"the connection to {self.base_url} ended in the middle of a "
+                raise CleanCut(f"the connection to {self.base_url} ended in the middle of a "
                                 f"reply")
 
     def _run(self, jobs: list[tuple[int, int, int]], request: GenerationRequest,
-             choices: dict[int, _Choice], emit, cancel: threading.Event, stop: threading.Event,
+             choices: dict[int, Choice], emit, cancel: threading.Event, stop: threading.Event,
              t0: float) -> list[tuple[int, int, int]]:
         """Run (n, seed, first_index) jobs concurrently (at most self.concurrency at a time).
         Returns the jobs whose streams a server cut while others were in flight; raises on any
@@ -334,7 +254,7 @@ class OpenAICompatBackend(Backend):
                 pending -= 1
                 if exc is None or stop.is_set():
                     continue
-                if isinstance(exc, _CleanCut) and len(jobs) > 1 and (self.concurrency or 2) > 1:
+                if isinstance(exc, CleanCut) and len(jobs) > 1 and (self.concurrency or 2) > 1:
                     cut.append(job)
                     continue
                 raise self._map_error(exc)
@@ -354,7 +274,7 @@ class OpenAICompatBackend(Backend):
                   cancel: threading.Event) -> list[Candidate]:
         seeds = request.seeds()
         n = request.n
-        choices: dict[int, _Choice] = {}
+        choices: dict[int, Choice] = {}
         stop = threading.Event()
         lock = threading.Lock()
         shown: dict[int, str] = {}  # text already streamed for a candidate that is being retried
@@ -411,6 +331,6 @@ class OpenAICompatBackend(Backend):
         return [self._candidate(choices[i], "stop") for i in range(n)]
 
     @staticmethod
-    def _candidate(c: Optional[_Choice], default_finish: str) -> Candidate:
-        c = c or _Choice()
+    def _candidate(c: Optional[Choice], default_finish: str) -> Candidate:
+        c = c or Choice()
         return Candidate(c.text, c.n_tokens, c.seconds, c.finish or default_finish, c.seed)

@@ -14,7 +14,9 @@ import numpy as np
 
 from prefchat.chat.history import History
 from prefchat.config import Config
-from prefchat.tui.chat_app import AlternativesScreen, ChatApp, Notice, ReplyBubble
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_screens import AlternativesScreen
+from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
 from tests.tui.screens import screen_text, sync
 

@@ -17,7 +17,9 @@ import pytest
 from prefchat.chat.history import History, Message
 from prefchat.config import Config
 from prefchat.llm.base import BackendTimeout
-from prefchat.tui.chat_app import AlternativesScreen, ChatApp, HistoryScreen, Notice, ReplyBubble
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_screens import AlternativesScreen, HistoryScreen
+from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
 from tests.fakes import ScriptedBackend, StatsScorer
 from tests.tui.screens import screen_text, sync

@@ -13,7 +13,9 @@ import pytest
 from textual._xterm_parser import XTermParser
 
 from prefchat.config import Config, DEFAULT_KEYMAP
-from prefchat.tui.chat_app import ChatApp, ChatHelpScreen, UserBubble
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_screens import ChatHelpScreen
+from prefchat.tui.chat_widgets import UserBubble
 
 from tests.tui.screens import screen_text, sync
 

@@ -16,7 +16,9 @@ import pytest
 from prefchat.chat.history import History, Message
 from prefchat.config import Config
 from prefchat.textsafe import clean, visible
-from prefchat.tui.chat_app import AlternativesScreen, ChatApp, Notice, ReplyBubble
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_screens import AlternativesScreen
+from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
 from tests.llm.loopback import ScriptedServer
 from tests.tui.screens import screen_text, sync

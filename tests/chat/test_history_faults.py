@@ -16,7 +16,8 @@ import pytest
 from prefchat.chat import history as history_mod
 from prefchat.chat.history import History, HistoryError, Message
 from prefchat.config import Config
-from prefchat.tui.chat_app import ChatApp, Notice
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_widgets import Notice
 
 from tests.llm.loopback import ScriptedServer
 from tests.tui.screens import sync

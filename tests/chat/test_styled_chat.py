@@ -14,7 +14,8 @@ import pytest
 from prefchat.chat.history import History
 from prefchat.config import Config, load_config
 from prefchat.errors import PrefchatError
-from prefchat.tui.chat_app import AlternativesScreen, ChatApp
+from prefchat.tui.chat_app import ChatApp
+from prefchat.tui.chat_screens import AlternativesScreen
 
 from tests.tui.screens import screen_text, sync
 

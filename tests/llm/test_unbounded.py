@@ -16,7 +16,7 @@ import pytest
 from prefchat.config import MAX_TOKENS_LIMIT, parse_value
 from prefchat.errors import PrefchatError
 from prefchat.llm import BackendTimeout, GenerationRequest, ServerError, make_backend
-from prefchat.llm.openai_compat import reply_bounds
+from prefchat.llm.openai_stream import reply_bounds
 
 from .conftest import CHAT
 from .loopback import ScriptedServer
