@@ -116,16 +116,17 @@ def test_setup_is_stamped_and_reruns_when_pyproject_changes(repo):
 
 
 def test_make_and_ci_run_the_dev_commands(repo):
-    """`.ci/run` is `make test`, and `make test` is `./dev test` (set-up, then pytest)."""
+    """`.ci/run` is `make test` then `make test-pythons`, and each is its `./dev` command."""
     make = shutil.which("make")
     if make is None:
         pytest.skip("no make on this machine; .ci/run then runs ./dev test")
-    fake_make = executable(repo.parent / "bin" / "make", f'#!/bin/sh\necho "make $*" >"{repo}/make.log"\n')
+    fake_make = executable(repo.parent / "bin" / "make", f'#!/bin/sh\necho "make $*" >>"{repo}/make.log"\n')
     r = subprocess.run([str(repo / ".ci" / "run")], capture_output=True, text=True, timeout=60,
                        env={"PATH": f"{fake_make.parent}:{repo.parent / 'tools'}", "CI": "true"},
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
-    assert (repo / "make.log").read_text().strip() == "make test"
-    dry = subprocess.run([make, "-n", "test", "test-quick", "onboard"], cwd=repo, capture_output=True,
-                         text=True, timeout=30)
-    assert dry.stdout.split("\n")[:3] == ["./dev test ", "./dev test-quick ", "./dev onboard"], dry.stdout
+    assert (repo / "make.log").read_text().split("\n")[:2] == ["make test", "make test-pythons"]
+    dry = subprocess.run([make, "-n", "test", "test-quick", "test-pythons", "onboard"], cwd=repo,
+                         capture_output=True, text=True, timeout=30)
+    assert dry.stdout.split("\n")[:4] == ["./dev test ", "./dev test-quick ", "./dev test-pythons ",
+                                           "./dev onboard"], dry.stdout
