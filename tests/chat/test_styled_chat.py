@@ -202,7 +202,7 @@ def test_ask_all_prints_instructions_scores_and_why(home, tiny_gguf, basis):
     assert not [c for c in r.stdout if c not in "\n\t" and unicodedata.category(c) == "Cc"]
 
 
-def test_printable_strips_escapes_and_controls():
-    from prefchat.commands.ask import printable
+def test_ask_prints_model_text_through_textsafe():
+    from prefchat.textsafe import clean as printable  # what `ask` prints model text through
 
     assert printable("a\x1b[2J\x1b]0;pwned\x07b\x00c\x9bd\te\nf\x1bMg") == "abcd\te\nfg"
