@@ -121,13 +121,17 @@ async def test_styled_candidates_alternatives_show_instructions_and_why(home, ti
         assert reply.meta["strategy"] == "styled", app.last_error
         assert {c["index"]: c["instruction"] for c in reply.candidates} == dict(
             enumerate(req.instructions))
-        assert reply.meta["why"] and "than candidate" in reply.meta["why"]
+        # "why #1" compares the winner with the best other candidate the guard kept; the tiny random
+        # model's gibberish is sometimes all dropped but one, and then there is no runner-up to name
+        kept = {c["text"] for c in reply.candidates if not c.get("dropped")}
+        why = reply.meta.get("why")
+        assert (bool(why) and "than candidate" in why) if len(kept) >= 2 else why is None, reply.candidates
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert isinstance(app.screen, AlternativesScreen)
         text = screen_text(app)
         assert "3 candidates, best first · styled candidates" in text
-        assert "Why #1: " + reply.meta["why"] in text
+        assert ("Why #1: " + why in text) if why else "Why #1" not in text
         options = app.screen.query_one("#alternatives").options
         for c, opt in zip(reply.candidates, options):
             shown = str(opt.prompt)
@@ -144,7 +148,7 @@ async def test_styled_candidates_alternatives_show_instructions_and_why(home, ti
     saved = History().get(app.session.conv_id).messages[1]
     assert [c.get("instruction") for c in saved.candidates] == [
         c["instruction"] for c in reply.candidates]
-    assert saved.meta["why"] == reply.meta["why"]
+    assert saved.meta.get("why") == reply.meta.get("why")
     assert len(json.loads((home / "profiles" / "me.json").read_text())["answers"]) == len(
         prof.answers) + 1
 
@@ -205,4 +209,5 @@ def test_ask_all_prints_instructions_scores_and_why(home, tiny_gguf, basis):
 def test_ask_prints_model_text_through_textsafe():
     from prefchat.textsafe import clean as printable  # what `ask` prints model text through
 
-    assert printable("a\x1b[2J\x1b]0;pwned\x07b\x00c\x9bd\te\nf\x1bMg") == "abcd\te\nfg"
+    # \x9b is the one-byte CSI: "\x9bd" is a whole sequence (VPA), so its "d" goes too
+    assert printable("a\x1b[2J\x1b]0;pwned\x07b\x00c\x9bd\te\nf\x1bMg") == "abc\te\nfg"
