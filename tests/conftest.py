@@ -39,3 +39,16 @@ def isolated_locations(tmp_path_factory, monkeypatch, shared_feature_cache) -> d
     for var, value in zip(ISOLATED, (home, cache, config)):
         monkeypatch.setenv(var, str(value))
     return {"home": home, "cache": cache, "config": config}
+
+
+# The shipped basis and its CPU scorer, loaded once per run for every test that scores real text.
+@pytest.fixture(scope="session")
+def basis():
+    from prefchat.basis import load_basis
+
+    return load_basis()
+
+
+@pytest.fixture(scope="session")
+def scorer(basis):
+    return basis.scorer(device="cpu")

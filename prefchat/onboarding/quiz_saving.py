@@ -103,6 +103,7 @@ class QuizSaving:
                           prior_mean=mean)
 
     def _pool_index(self) -> dict:
+        """(prompt, a, b) texts -> (pool row, flipped), in both display orders."""
         index: dict[tuple[str, str, str], tuple[int, bool]] = {}
         c, p = self.corpus, self.pool
         for i in range(len(p.prompt_ids)):
@@ -129,13 +130,7 @@ class QuizSaving:
         from prefchat.profiles.store import answer_key
 
         self.revision = revision
-        index: dict[tuple[str, str, str], tuple[int, bool]] = {}
-        c, p = self.corpus, self.pool
-        for i in range(len(p.prompt_ids)):
-            pt = c.prompt_text(str(p.prompt_ids[i]))
-            at, bt = c.response_text(str(p.a_ids[i])), c.response_text(str(p.b_ids[i]))
-            index.setdefault((pt, at, bt), (i, False))
-            index.setdefault((pt, bt, at), (i, True))
+        index = self._pool_index()
         unmatched = [a for a in profile.answers if (a.prompt, a.a, a.b) not in index]
         live = [a for a in unmatched if a.source == "onboard"]
         if live and pair_diffs_fn is not None and len(live) == len(unmatched):

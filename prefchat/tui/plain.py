@@ -48,13 +48,8 @@ def final_save(s: QuizSession) -> str | None:
 
 def _ask(console: Console, stdin: IO[str], prompt: str) -> str | None:
     """One line from stdin, lower-cased and stripped; None at end of input."""
-    console.print(prompt, end="", markup=False, highlight=False)
-    console.file.flush()
-    line = stdin.readline()
-    if not line:
-        console.print()
-        return None
-    return line.strip().lower()
+    line = _ask_raw(console, stdin, prompt)
+    return None if line is None else line.strip().lower()
 
 
 def _show(console: Console, s: QuizSession) -> None:

@@ -18,16 +18,6 @@ def tiny_gguf(tmp_path_factory):
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
-@pytest.fixture(scope="session")
-def basis():
-    from prefchat.basis import load_basis
-
-    return load_basis()
-
-
-@pytest.fixture(scope="session")
-def scorer(basis):
-    return basis.scorer(device="cpu")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from prefchat.tui.chat_app import ChatApp
 from prefchat.tui.chat_screens import AlternativesScreen
 from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
-from tests.tui.screens import screen_text, sync
+from tests.tui.screens import ready, screen_text, send, sync
 
 from .conftest import make_profile
 
@@ -38,19 +38,6 @@ def factory(cfg, scorer, profile=None, wrap=None):
             s.backend = wrap(s.backend)
         return s
     return build
-
-
-async def ready(app, pilot):
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    assert app.session is not None, screen_text(app)
-
-
-async def send(app, pilot, *keys):
-    await pilot.press(*keys, "enter")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 class Slowed:

@@ -22,7 +22,7 @@ from prefchat.tui.chat_screens import AlternativesScreen, HistoryScreen
 from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
 from tests.fakes import ScriptedBackend, StatsScorer
-from tests.tui.screens import screen_text, sync
+from tests.tui.screens import ready, screen_text, send, sync
 
 from .conftest import make_profile
 
@@ -46,19 +46,6 @@ def factory(backend, scorer, **cfg):
         return ChatSession(Config(backend="llama", model="scripted", **cfg), backend,
                            Reranker(basis, prof, scorer=scorer), History())
     return build
-
-
-async def ready(app, pilot):
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    assert app.session is not None, screen_text(app)
-
-
-async def send(app, pilot, *keys):
-    await pilot.press(*keys, "enter")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def lam_preferring(scorer, good: str, bad: str, dims: int) -> np.ndarray:

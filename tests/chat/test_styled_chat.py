@@ -20,7 +20,9 @@ from prefchat.tui.chat_screens import AlternativesScreen
 from tests.tui.screens import screen_text, sync
 
 from .test_ask_models_doctor import run
-from .test_chat_app import factory, ready, send
+from tests.tui.screens import ready, send
+
+from .test_chat_app import factory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "profiles" / "concise-formal.json"
 

@@ -11,16 +11,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "profiles"
 
 
-@pytest.fixture(scope="session")
-def basis():
-    from prefchat.basis import load_basis
-
-    return load_basis()
-
-
-@pytest.fixture(scope="session")
-def scorer(basis):
-    return basis.scorer(device="cpu")
 
 
 @pytest.fixture(scope="session")

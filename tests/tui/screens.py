@@ -26,3 +26,18 @@ def sync(fn):
     def wrapper(*args, **kwargs):
         return asyncio.run(fn(*args, **kwargs))
     return wrapper
+
+
+async def ready(app, pilot):
+    """Wait for a chat app's start-up worker; the session must exist then."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert app.session is not None, screen_text(app)
+
+
+async def send(app, pilot, *keys):
+    """Type `keys`, press Enter, and wait for the reply's workers."""
+    await pilot.press(*keys, "enter")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
