@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from prefchat.errors import PrefchatError
+from prefchat.keynames import NAMED_KEYS, valid_key_name
+from prefchat.llm import BACKEND_KINDS, canonical_kind
 from prefchat.llm.endpoint import mask
 
 CONFIG_ENV = "PREFCHAT_CONFIG"
-BACKENDS = ("llama", "hf", "openai")
+BACKENDS = BACKEND_KINDS  # names and aliases live in prefchat.llm (canonical_kind)
 
 # action -> comma-separated Textual key names. Defaults avoid keys terminals swallow (ctrl+s/q flow
 # control, ctrl+h = backspace) and keep Enter = send, as users of chat apps expect.
@@ -54,12 +56,6 @@ _TYPES: dict[str, type] = {"backend": str, "model": str, "base_url": str, "api_k
 _TYPES["candidates"] = str  # candidate strategy (auto | plain | card | styled); see Config
 MAX_TOKENS_LIMIT = 32768  # no backend here has a longer context; a bigger value is a typo
 
-# Key names the chat accepts in [keymap]: modifiers joined with '+' to a named key, a single
-# character, or a character's Unicode name in Textual's spelling (comma, question_mark, ...).
-KEY_MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
-NAMED_KEYS = {"escape", "enter", "return", "tab", "space", "backspace", "delete", "insert", "home",
-              "end", "pageup", "pagedown", "up", "down", "left", "right", "slash", "backslash",
-              "at", "minus", "plus", "underscore", *(f"f{i}" for i in range(1, 25))}
 _ENV = {"backend": "PREFCHAT_BACKEND", "model": "PREFCHAT_MODEL", "base_url": "PREFCHAT_BASE_URL",
         "n": "PREFCHAT_N"}
 
@@ -164,8 +160,10 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         value = float(value)
     if want is int and isinstance(value, bool) or not isinstance(value, want):
         raise PrefchatError(f"{where}: '{key}' must be {_type_word(want)}, not {value!r}")
-    if key == "backend" and value not in BACKENDS:
-        raise PrefchatError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+    if key == "backend":
+        if canonical_kind(value) is None:
+            raise PrefchatError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+        value = canonical_kind(value)  # "llama.cpp", "gguf", "transformers", ... as make_backend reads them
     if key == "n" and not 1 <= value <= 64:
         raise PrefchatError(f"{where}: 'n' must be between 1 and 64, not {value}")
     if key == "max_tokens" and not 1 <= value <= MAX_TOKENS_LIMIT:
@@ -211,22 +209,6 @@ def _check_keymap(km: dict, path: Path, text: str) -> dict:
                     "\"alt+enter\", \"shift+f2\"")
         out[action] = ",".join(names)
     return out
-
-
-def valid_key_name(name: str) -> bool:
-    """A key name Textual can deliver: [modifier+]...key (see NAMED_KEYS)."""
-    import unicodedata
-
-    *mods, base = name.lower().split("+") if name != "+" else ["+"]
-    if any(m not in KEY_MODIFIERS for m in mods) or len(set(mods)) != len(mods):
-        return False
-    if base in NAMED_KEYS or (len(base) == 1 and base.isprintable() and not base.isspace()):
-        return True
-    try:  # Textual names punctuation after the character's Unicode name: question_mark, comma
-        ch = unicodedata.lookup(base.replace("_", " ").upper())
-    except KeyError:
-        return False
-    return len(ch) == 1 and ch.isprintable()
 
 
 def read_file(path: Path) -> tuple[dict, str]:

@@ -33,7 +33,7 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.data", "prefchat.corpus", "prefchat.loaders")],
     [("prefchat.reward",)],
     [("prefchat.paths",), ("prefchat.fileio", "prefchat.digest"), ("prefchat.errors",), ("prefchat.textsafe",),
-     ("prefchat.omp",), ("prefchat",)],
+     ("prefchat.omp",), ("prefchat.keynames",), ("prefchat",)],
 ]
 # Imports that are forbidden even though the layers would allow them.
 FORBIDDEN = [

@@ -7,6 +7,7 @@ only when asked for, so importing this package never loads torch, transformers, 
 from __future__ import annotations
 
 import importlib
+from typing import Optional
 import inspect
 
 from prefchat.llm.base import (
@@ -39,9 +40,16 @@ _ALIASES = {"llama.cpp": "llama", "llamacpp": "llama", "gguf": "llama", "transfo
 BACKEND_KINDS = tuple(_KINDS)
 
 
-def backend_class(kind: str) -> type[Backend]:
+def canonical_kind(kind: str) -> Optional[str]:
+    """The backend kind a name or alias means ("llama.cpp" -> "llama"), or None: the one place that
+    knows backend names, so the config accepts exactly what make_backend accepts."""
     key = _ALIASES.get(kind.lower(), kind.lower())
-    if key not in _KINDS:
+    return key if key in _KINDS else None
+
+
+def backend_class(kind: str) -> type[Backend]:
+    key = canonical_kind(kind)
+    if key is None:
         raise BackendError(f"unknown backend '{kind}': choose one of {', '.join(_KINDS)}")
     module, cls = _KINDS[key]
     return getattr(importlib.import_module(module), cls)
@@ -63,6 +71,6 @@ def make_backend(kind: str, model: str, **options) -> Backend:
 __all__ = [
     "AuthenticationFailed", "Backend", "BackendConnectionError", "BackendError", "BackendTimeout",
     "Cancelled", "Candidate", "GenerationRequest", "ModelLoadError", "ModelNotFound", "OutOfMemory",
-    "RateLimited", "ServerError", "StreamInterrupted", "BACKEND_KINDS", "backend_class",
+    "RateLimited", "ServerError", "StreamInterrupted", "BACKEND_KINDS", "backend_class", "canonical_kind",
     "make_backend",
 ]

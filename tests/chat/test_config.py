@@ -139,3 +139,16 @@ def test_cli_show_is_valid_toml_that_reads_back(home, monkeypatch):
     monkeypatch.delenv("PREFCHAT_N", raising=False)
     cfg = load_config(p, env={})
     assert cfg.learn_from_choices is False and cfg.n == 7 and cfg.system_prompt == shown["system_prompt"]
+
+
+def test_backend_aliases_make_backend_accepts_are_accepted_and_normalised(home):
+    """One registry of backend names (prefchat.llm): what make_backend accepts, the config accepts."""
+    from prefchat.llm import canonical_kind
+
+    for alias, kind in (("llama.cpp", "llama"), ("gguf", "llama"), ("transformers", "hf"),
+                        ("openai-compatible", "openai")):
+        assert canonical_kind(alias) == kind
+        set_value("backend", alias)
+        assert load_config().backend == kind
+    with pytest.raises(PrefchatError, match="backend must be one of llama, hf, openai"):
+        set_value("backend", "vllm-turbo")

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from prefchat.config import load_config, valid_key_name
+from prefchat.config import load_config
+from prefchat.keynames import valid_key_name
 from prefchat.errors import PrefchatError
 
 from tests.tui.screens import sync
