@@ -107,3 +107,19 @@ class StatsScorer:
 
     def rewards(self, lam: np.ndarray, responses: list[str], prompt: str = "") -> np.ndarray:
         return self.phi(responses) @ np.asarray(lam, dtype=float)
+
+
+class Passthrough:
+    """A real backend seen through a wrapper: subclasses override generate() to watch or slow it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def load(self, progress=None):
+        self.inner.load(progress)
+
+    def describe(self):
+        return self.inner.describe()
+
+    def generate(self, req, on_delta, cancel):
+        return self.inner.generate(req, on_delta, cancel)

@@ -23,7 +23,7 @@ import numpy as np
 from prefchat.corpus.load import TRAITS
 from prefchat.generation.traits import estimate, trait_matrix  # noqa: F401 - trait_matrix re-exported
 
-# trait -> (phrase for +1, phrase for -1), the poles of the corpus labels (DESIGN §2 table).
+# trait -> (phrase for +1, phrase for -1), the poles of the corpus labels (docs/FORMATS.md, "Corpus").
 TRAIT_PHRASES: dict[str, tuple[str, str]] = {
     "length": ("in detail", "concisely"),
     "formality": ("formally", "casually"),

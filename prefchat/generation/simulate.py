@@ -1,7 +1,7 @@
 """Proof by simulation (`prefchat eval --generation`): does instructing the candidates with the
 user's style pay, with no real LLM?
 
-The generator is simulated over a labelled corpus (DESIGN §2 format):
+The generator is simulated over a labelled corpus (the format of docs/FORMATS.md, "Corpus"):
   * a plain sample is a uniformly random response of the prompt;
   * under an instruction it reads the trait words back out of the text (so a card that does not
     name a trait cannot get it followed) and, with probability p, returns the response whose trait

@@ -18,6 +18,7 @@ from prefchat.tui.chat_app import ChatApp
 from prefchat.tui.chat_screens import AlternativesScreen
 from prefchat.tui.chat_widgets import Notice, ReplyBubble
 
+from tests.fakes import Passthrough
 from tests.tui.screens import ready, screen_text, send, sync
 
 from .conftest import make_profile
@@ -40,17 +41,8 @@ def factory(cfg, scorer, profile=None, wrap=None):
     return build
 
 
-class Slowed:
+class Slowed(Passthrough):
     """The real backend, made to decode long enough (and a little slower) for a person to press Esc."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def load(self, progress=None):
-        self.inner.load(progress)
-
-    def describe(self):
-        return self.inner.describe()
 
     def generate(self, req, on_delta, cancel):
         req = dataclasses.replace(req, max_tokens=1500, ignore_eos=True)

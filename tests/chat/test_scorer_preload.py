@@ -14,6 +14,7 @@ from prefchat.tui.chat_app import ChatApp
 from tests.tui.screens import screen_text, sync
 
 from .conftest import make_profile
+from tests.fakes import Passthrough
 
 
 @sync
@@ -65,16 +66,7 @@ def test_ask_loads_the_scorer_while_the_model_generates(home, tiny_gguf, basis, 
             hs.load_saw_generation = hs.generating.wait(30)
         return real_load(self)
 
-    class Backend:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def load(self, progress=None):
-            self.inner.load(progress)
-
-        def describe(self):
-            return self.inner.describe()
-
+    class Backend(Passthrough):
         def generate(self, req, on_delta, cancel):
             hs.generating.set()
             hs.generation_saw_load = hs.scorer_loading.wait(30)
