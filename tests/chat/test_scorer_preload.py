@@ -11,10 +11,10 @@ import numpy as np
 
 from prefchat.config import Config
 from prefchat.tui.chat_app import ChatApp
+from tests.fakes import Passthrough
 from tests.tui.screens import screen_text, sync
 
 from .conftest import make_profile
-from tests.fakes import Passthrough
 
 
 @sync
