@@ -174,6 +174,7 @@ def screen(prompt: str, texts: Sequence[str], finish_reasons: Optional[Sequence[
                 med = statistics.median(lengths[:i] + lengths[i + 1:])
                 if lengths[i] < TRUNCATED_FRACTION * med:
                     fail[i] = ("truncated", -lengths[i] / max(med, 1))
+    best = float("nan")
     if relevance is not None and n > 1:
         rel = [float(r) for r in relevance]
         alive = [rel[i] for i in range(n) if fail[i] is None and rel[i] == rel[i]]  # NaN-safe
@@ -182,7 +183,7 @@ def screen(prompt: str, texts: Sequence[str], finish_reasons: Optional[Sequence[
             for i in range(n):
                 if fail[i] is None and not rel[i] >= RELEVANCE_RATIO * best:
                     fail[i] = ("off-topic", 1.0 - rel[i] / best if rel[i] == rel[i] else 9.0)
-    verdicts = [Verdict(i, fail[i] is None, None if fail[i] is None else _describe(fail[i], relevance, i))
+    verdicts = [Verdict(i, fail[i] is None, None if fail[i] is None else _describe(fail[i], relevance, i, best))
                 for i in range(n)]
     if not any(v.ok for v in verdicts):
         keep = min(range(n), key=lambda i: (_SEVERITY[fail[i][0]], fail[i][1], i))  # type: ignore[index]
@@ -191,7 +192,7 @@ def screen(prompt: str, texts: Sequence[str], finish_reasons: Optional[Sequence[
     return verdicts
 
 
-def _describe(fail: tuple[str, float], relevance, i: int) -> str:
+def _describe(fail: tuple[str, float], relevance, i: int, best: float) -> str:
     kind, measure = fail
     if kind == "empty":
         return "empty: no visible text"
@@ -201,7 +202,6 @@ def _describe(fail: tuple[str, float], relevance, i: int) -> str:
         return f"repetition loop ({measure:.0%} repeated)"
     if kind == "truncated":
         return f"cut off at the token limit with {-measure:.0%} of the siblings' text"
-    best = float(relevance[i]) / (1.0 - measure) if measure < 1.0 else float("nan")
     return f"off-topic: relevance {float(relevance[i]):.2f}, under half the best sibling's {best:.2f}"
 
 

@@ -62,6 +62,11 @@ def test_truncated_at_the_limit_with_little_text():
 def test_relevance_floor_is_relative_to_the_best_sibling():
     v = screen(PROMPT, [REAL, "Paris is the capital of France.", "Boil it."], relevance=[0.62, 0.08, 0.40])
     assert _ok(v) == [True, False, True] and v[1].reason.startswith("off-topic")
+    assert "best sibling's 0.62" in v[1].reason
+    # the reason names the best sibling even for a reply with no relevance at all, or beside an empty one
+    v = screen(PROMPT, ["   ", "OK.", REAL], relevance=[float("nan"), -0.0, 0.60])
+    assert _ok(v) == [False, False, True] and v[1].reason == (
+        "off-topic: relevance -0.00, under half the best sibling's 0.60")
     # all weakly related: nothing is far below the best, so nothing goes
     assert all(_ok(screen(PROMPT, ["a b", "c d"], relevance=[0.10, 0.06])))
     # a NaN relevance is not a pass
