@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from prefchat.chat.history import History, Message
-from prefchat.config import Config, build_backend  # noqa: F401 - build_backend is part of this API
+from prefchat.config import Config
 from prefchat.errors import PrefchatError
 from prefchat.rerank import Reranker, RerankResult
 
@@ -91,38 +91,6 @@ class ChoiceResult:
     old_lambda: Optional[list]
     new_lambda: Optional[list]
     note: str
-
-
-def load_profile_and_basis(name: Optional[str]):
-    """(profile or None, basis or None). A named profile that does not exist is an error; without a
-    name the default profile (or the only one) is used, and none at all means unpersonalised."""
-    from prefchat.profiles.store import ProfileStore
-
-    store = ProfileStore()
-    profile = None
-    if name:
-        profile = store.load(name)
-    else:
-        try:
-            default = store.get_default()
-        except PrefchatError:
-            default = None
-        good, _ = store.list()
-        if default and any(p.name == default for p in good):
-            profile = store.load(default)
-        elif len(good) == 1:
-            profile = good[0]
-        elif any(p.name == "me" for p in good):
-            profile = store.load("me")
-    from prefchat.basis import load_basis
-
-    try:
-        basis = load_basis()
-    except PrefchatError:
-        if profile is not None:
-            raise
-        basis = None
-    return profile, basis
 
 
 class ChatSession:

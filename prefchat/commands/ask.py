@@ -46,7 +46,7 @@ def ask(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Reply length limit."),
 ) -> None:
     """Ask once and print the reply your profile likes best."""
-    from prefchat.commands.chat import make_session, resolve_config
+    from prefchat.chat.factory import make_session, resolve_config
     from prefchat.config import parse_value
     from prefchat.errors import PrefchatError
     from prefchat.textsafe import clean

@@ -139,7 +139,7 @@ async def _first_turn(model: str, n: int, max_tokens: int) -> dict:
     """In this (fresh) process: the chat app headless, a profile on the shipped basis, one message
     sent once the app says ready. Returns the delay from generation end to the picked reply."""
     from prefchat.basis import load_basis
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
     from prefchat.config import Config
     from prefchat.profiles.model import new_profile
     from prefchat.profiles.store import ProfileStore

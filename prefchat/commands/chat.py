@@ -20,43 +20,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(history_app, name="history")
 
 
-def resolve_config(backend: Optional[str] = None, model: Optional[str] = None, n: Optional[int] = None,
-                   candidates: Optional[str] = None):
-    """Config file + env + command-line flags (flags win)."""
-    from prefchat.config import load_config, parse_value
-
-    cfg = load_config()
-    if backend:
-        cfg.backend = parse_value("backend", backend, "--backend")
-    if model:
-        cfg.model = model
-    if n is not None:
-        cfg.n = parse_value("n", str(n), "-n")
-    if candidates is not None:
-        cfg.candidates = parse_value("candidates", candidates, "--candidates")
-    return cfg
-
-
 CANDIDATES_HELP = ("How candidates differ: plain (samples of one prompt), card (each gets your "
                    "style card), styled (card plus instructions drawn around your taste), the other "
                    "strategies of `prefchat eval --generation`, or auto (the measured best with a "
                    "profile, plain without). Default: config `candidates`, else auto.")
-
-
-def make_session(cfg, profile: Optional[str], with_history: bool = True, scorer=None):
-    """ChatSession for cfg and the named (or default) profile; refuses a profile from another
-    basis. Backend is built, not loaded."""
-    from prefchat.chat.history import History
-    from prefchat.chat.session import ChatSession, build_backend, load_profile_and_basis
-    from prefchat.rerank import Reranker
-
-    prof, basis = load_profile_and_basis(profile)
-    reranker = Reranker(basis, prof, scorer=scorer)
-    backend = build_backend(cfg)
-    # tolerant: a locked, unreadable or full history must not stop the chat; the app says the
-    # conversation is not being saved (History.problem) and keeps it in memory.
-    return ChatSession(cfg, backend, reranker, History(tolerant=True) if with_history else None,
-                       profile_name=prof.name if prof else None)
 
 
 def chat(
@@ -73,11 +40,11 @@ def chat(
                                               "history list`)."),
 ) -> None:
     """Chat in the terminal; each reply is the best of N candidates for your profile."""
-    from prefchat.chat.session import load_profile_and_basis
+    from prefchat.chat.factory import load_profile_and_basis, make_session, resolve_config
 
     cfg = resolve_config(backend, model, n, candidates)
     if not cfg.model:
-        from prefchat.chat.session import build_backend
+        from prefchat.config import build_backend
 
         build_backend(cfg)  # raises the one-line "no model configured" error before any UI
     prof, basis = load_profile_and_basis(profile)  # cheap (JSON); a basis mismatch fails here

@@ -32,7 +32,7 @@ def cfg_for(model, **kw):
 
 def factory(cfg, scorer, profile=None, wrap=None):
     def build():
-        from prefchat.commands.chat import make_session
+        from prefchat.chat.factory import make_session
 
         s = make_session(cfg, profile, scorer=scorer)
         if wrap is not None:

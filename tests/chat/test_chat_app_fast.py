@@ -39,7 +39,8 @@ def factory(backend, scorer, **cfg):
     cfg.setdefault("n", 2)
 
     def build():
-        from prefchat.chat.session import ChatSession, load_profile_and_basis
+        from prefchat.chat.factory import load_profile_and_basis
+        from prefchat.chat.session import ChatSession
         from prefchat.rerank import Reranker
 
         prof, basis = load_profile_and_basis(None)

@@ -39,7 +39,7 @@ def chat_app(tiny_gguf, keymap=None):
     cfg = Config(backend="llama", model=str(tiny_gguf), n=1, max_tokens=24)
 
     def build():
-        from prefchat.commands.chat import make_session
+        from prefchat.chat.factory import make_session
 
         return make_session(cfg, None)
     return ChatApp(build, keymap=keymap)

@@ -150,7 +150,7 @@ def test_history_show_cleans_and_export_escapes_visibly(home, tmp_path):
 
 @sync
 async def test_chat_tui_reply_stream_alternatives_and_notices_are_clean(home, evil):
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
 
     cfg = Config(backend="openai", model="m", base_url=evil.url, n=2, max_tokens=64)
     app = ChatApp(lambda: make_session(cfg, None))

@@ -173,7 +173,7 @@ def test_full_disk_in_tolerant_mode_keeps_going(tiny_disk, monkeypatch):
 async def test_chat_under_a_lock_keeps_conversation_and_says_not_saved(home):
     seeded(home, 1)
     srv = ScriptedServer("a reply")
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
 
     cfg = Config(backend="openai", model="m", base_url=srv.url, n=1, max_tokens=32)
     app = ChatApp(lambda: make_session(cfg, None))

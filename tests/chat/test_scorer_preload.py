@@ -19,7 +19,7 @@ from .conftest import make_profile
 
 @sync
 async def test_chat_start_up_loads_the_scorer_before_the_first_send(home, tiny_gguf, basis):
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
 
     make_profile(basis, lam=np.random.default_rng(1).normal(size=basis.dims))
     cfg = Config(backend="llama", model=str(tiny_gguf), n=2, max_tokens=12)
@@ -52,7 +52,7 @@ class _Handshake:
 def test_ask_loads_the_scorer_while_the_model_generates(home, tiny_gguf, basis, monkeypatch):
     from typer.testing import CliRunner
 
-    import prefchat.chat.session as session_mod
+    import prefchat.chat.factory as session_mod  # where make_session builds the backend
     from prefchat.cli import app
     from prefchat.rerank import Reranker
 

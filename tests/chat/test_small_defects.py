@@ -105,7 +105,7 @@ def test_export_says_when_it_carries_chat_text(home, basis, tmp_path):
 
 async def _copy_last(app_env, monkeypatch, tmp_path, reply):
     from prefchat.chat.history import Message
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
     from prefchat.config import Config
     from prefchat.tui.chat_app import ChatApp
 

@@ -82,7 +82,7 @@ def test_candidates_key_is_validated(home, tmp_path):
 
 
 def test_strategy_default_with_and_without_profile(home, tiny_gguf, basis, scorer):
-    from prefchat.commands.chat import make_session
+    from prefchat.chat.factory import make_session
     from prefchat.generation.strategies import DEFAULT_STRATEGY
 
     s = make_session(cfg_for(tiny_gguf), None, scorer=scorer)
