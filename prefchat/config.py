@@ -22,10 +22,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a conditional dependency)
+    import tomli as tomllib
+
 from prefchat.errors import PrefchatError
+from prefchat.generation.strategies import STRATEGIES
 from prefchat.keynames import NAMED_KEYS, valid_key_name
-from prefchat.llm import BACKEND_KINDS, canonical_kind
-from prefchat.llm.endpoint import mask
+from prefchat.llm import BACKEND_KINDS, canonical_kind, make_backend
+from prefchat.llm.endpoint import mask, resolve
+from prefchat.profiles.store import atomic_write
 
 CONFIG_ENV = "PREFCHAT_CONFIG"
 BACKENDS = BACKEND_KINDS  # names and aliases live in prefchat.llm (canonical_kind)
@@ -82,8 +89,6 @@ class Config:
     def endpoint(self, check: bool = False):
         """Where an openai-backend request goes and which key goes with it (llm/endpoint.py:
         the one place that decides)."""
-        from prefchat.llm.endpoint import resolve
-
         # The environment's prefchat key wins over the file (keys belong in the environment or a
         # secret store); OPENAI_API_KEY is left to resolve(), which only sends it to OpenAI.
         if os.environ.get("PREFCHAT_API_KEY"):
@@ -179,8 +184,6 @@ def _check_value(key: str, value: Any, where: str) -> Any:
 
 def candidate_strategies() -> tuple[str, ...]:
     """Values of the `candidates` key: "auto" plus the strategies generation offers."""
-    from prefchat.generation.strategies import STRATEGIES
-
     return ("auto",) + tuple(STRATEGIES)
 
 
@@ -213,11 +216,6 @@ def _check_keymap(km: dict, path: Path, text: str) -> dict:
 
 def read_file(path: Path) -> tuple[dict, str]:
     """The raw table and text of a config file ({} and "" when it does not exist)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a conditional dependency)
-        import tomli as tomllib
-
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -341,8 +339,6 @@ def show_toml(cfg: Config, path: Path) -> str:
 def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
     """Validate and write one key (keymap.ACTION for key bindings). The file is rewritten atomically
     with mode 0600 (it may hold an API key)."""
-    from prefchat.profiles.store import atomic_write
-
     path = Path(path) if path is not None else config_path()
     data, _ = read_file(path)
     if key.startswith("keymap."):
@@ -369,8 +365,6 @@ def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
 
 def build_backend(cfg: Config, **overrides):
     """The configured backend, not loaded. Raises PrefchatError with the fix when unconfigured."""
-    from prefchat.llm import make_backend
-
     if not cfg.model:
         raise PrefchatError("no model configured: pass --model PATH-or-ID, set PREFCHAT_MODEL, or run "
                             "`prefchat config set model PATH` (`prefchat models pull` fetches one)")

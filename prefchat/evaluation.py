@@ -14,8 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from prefchat.basis.encoders import MiniLMEncoder
+from prefchat.basis.train import cached_features
 from prefchat.corpus import Corpus, load_corpus, simulate
-from prefchat.corpus.splits import load_split
+from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
+from prefchat.corpus.splits import load_split, make_split
+from prefchat.reward.data import PairTable, Preferences
+from prefchat.reward.elicit import fit_lambda
+from prefchat.reward.evaluate import elicitation_curve
+from prefchat.reward.metrics import accuracy, auc
 
 
 def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -26,9 +33,7 @@ def _phi_all(basis, corpus: Corpus, progress=None) -> tuple[np.ndarray, np.ndarr
     are also its input, so phi comes from the cached features without encoding twice."""
     import torch
 
-    from prefchat.basis.train import cached_features
     from prefchat.basis.scorer import Scorer
-    from prefchat.basis.encoders import MiniLMEncoder
 
     scorer = basis.scorer()
     own_features = isinstance(scorer, Scorer)
@@ -48,7 +53,6 @@ def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, user
     import torch
 
     from prefchat.basis.scorer import StyleHead
-    from prefchat.reward.data import PairTable, Preferences
     from prefchat.reward.factorize import PReF
 
     a, b, p = corpus.pairs(train_prompts)
@@ -68,8 +72,6 @@ def _global_reward(basis, corpus: Corpus, feats: np.ndarray, train_prompts, user
 def _per_user_model(feats: np.ndarray, pool_a, pool_b, order: np.ndarray, answers: np.ndarray, k: int,
                     test_a, test_b) -> np.ndarray:
     """A model fitted on one user's answers alone: L2 logistic regression on the raw features."""
-    from prefchat.reward.elicit import fit_lambda
-
     mu, sd = feats.mean(0), feats.std(0) + 1e-6
     f = (feats - mu) / sd
     idx = order[:k]
@@ -87,16 +89,10 @@ STRATEGIES = ("active", "cost-aware", "random")
 
 def run_eval(basis, corpus_path=None, answers=(5, 10, 20, 40), population: str = "paper", seed: int = 0,
              progress=None, words=WORD_BUDGETS) -> dict:
-    from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
-    from prefchat.reward.evaluate import elicitation_curve
-    from prefchat.reward.metrics import accuracy, auc
-
     corpus = load_corpus(corpus_path)
     split = load_split(corpus)
     own = split is not None and corpus.sha256 == basis.meta.get("training", {}).get("corpus_sha256")
     if split is None:
-        from prefchat.corpus.splits import make_split
-
         split = make_split(corpus)
     pop = split.population(population)
     if own:

@@ -27,8 +27,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+import numpy as np
+
 from prefchat.errors import PrefchatError
+from prefchat.generation import relevance
+from prefchat.generation.explain import why, why_text
 from prefchat.generation.guard import order, screen  # noqa: F401 - order is part of this API
+from prefchat.generation.traits import warm as warm_traits
 
 # The scorer reads at most this much of a candidate (and of the prompt): its encoder truncates to a
 # few hundred tokens anyway, and tokenising megabytes from a runaway server would stall the pick.
@@ -115,7 +120,6 @@ class Reranker:
         with self._lock:
             if self._scorer is None:
                 self._scorer = self.basis.scorer(device=self.device)
-                from prefchat.generation.traits import warm as warm_traits
 
                 warm_traits()  # the card's labels, here in the worker rather than on the first turn
             if not self._warm:
@@ -149,7 +153,6 @@ class Reranker:
             ranked = [Ranked(i, texts[i], None, r, ok[i], verdicts[i].reason, instruction=instr[i])
                       for r, i in enumerate(idx)]
             return RerankResult(ranked, 0.0, NO_PROFILE_NOTE, guard_s)
-        import numpy as np
 
         scorer = self.load()
         t0 = time.perf_counter()
@@ -177,7 +180,6 @@ class Reranker:
         runner = next((r for r in result.ranked[1:] if r.ok and r.text != best.text), None)
         if runner is None or best.phi is None or runner.phi is None:
             return
-        from prefchat.generation.explain import why, why_text
 
         result.why = why(best.phi, runner.phi, self.profile, self.basis)
         result.why_text = why_text(result.why, self.profile, self.basis)
@@ -186,10 +188,6 @@ class Reranker:
 def phi_and_relevance(scorer, prompt: str, texts: list[str]):
     """phi of the texts, and each text's relevance to the prompt (None when the scorer's encoder
     does not give sentence embeddings). One encoder pass: the prompt rides in the texts' batch."""
-    import numpy as np
-
-    from prefchat.generation import relevance
-
     enc, head = getattr(scorer, "encoder", None), getattr(scorer, "head", None)
     if head is None or not relevance.supports(enc) or not hasattr(enc, "features"):
         return np.asarray(scorer.phi(texts, [prompt] * len(texts)), dtype=np.float64), None

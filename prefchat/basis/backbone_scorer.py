@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefchat.basis.encoders import default_device
 from prefchat.errors import PrefchatError
 from prefchat.fileio import file_sha256
 from prefchat.paths import ensure_dir
@@ -83,8 +84,6 @@ def load_scorer(basis, device: str | None = None) -> BackboneScorer:
     """The scorer of a basis directory whose encoder kind is "causal-lm" (bf16 on a GPU)."""
     import torch
     from safetensors.torch import load_file
-
-    from prefchat.basis.encoders import default_device
 
     enc = basis.meta["encoder"]
     device = device or default_device()

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.reward.quiet import quiet_loading
-
-from prefchat.fileio import file_sha256
+from prefchat.basis.minilm_fast import FastMiniLM
 from prefchat.errors import PrefchatError
+from prefchat.fileio import file_sha256
+from prefchat.reward.quiet import quiet_loading
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -87,8 +87,6 @@ class MiniLMEncoder:
                 return
             folder = locate_minilm(verify=True)
             if self.fast:
-                from prefchat.basis.minilm_fast import FastMiniLM
-
                 self._fast = FastMiniLM(folder, max_length=self.max_length)
                 return
             import torch

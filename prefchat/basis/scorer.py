@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from prefchat.basis.encoders import MiniLMEncoder, default_device
 from prefchat.errors import PrefchatError
 
 
@@ -79,8 +80,6 @@ def load_scorer(basis, device: str | None = None, fast: bool | None = None) -> S
     """fast (default on CPU): the packed bf16 MiniLM forward, same phi within bf16 rounding
     (prefchat.basis.minilm_fast); PREFCHAT_FAST_SCORER=0 or fast=False keeps the reference
     transformers fp32 path."""
-    from prefchat.basis.encoders import MiniLMEncoder, default_device
-
     enc_meta = basis.meta["encoder"]
     if enc_meta.get("kind") == "causal-lm":
         # A transformers backbone basis (prefchat.basis.backbone_scorer); same Scorer interface.

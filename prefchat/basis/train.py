@@ -16,11 +16,15 @@ from typing import Callable
 import numpy as np
 
 from prefchat.basis.axes import trait_axes
+from prefchat.basis.encoders import MiniLMEncoder
 from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool
 from prefchat.basis.write import write_basis
 from prefchat.corpus import Corpus, load_corpus, simulate
 from prefchat.corpus.splits import load_split, make_split
 from prefchat.paths import features_cache_dir
+from prefchat.reward.data import PairTable, Preferences
+from prefchat.reward.elicit import population_prior
+from prefchat.reward.evaluate import fixed_scores
 
 Progress = Callable[[str, int, int], None]
 
@@ -61,10 +65,6 @@ def train_basis(corpus_path: str | Path | None, out_dir: str | Path, dims: int =
     import torch
 
     from prefchat.basis.scorer import StyleHead
-    from prefchat.reward.data import PairTable, Preferences
-    from prefchat.reward.elicit import population_prior
-    from prefchat.basis.encoders import MiniLMEncoder
-    from prefchat.reward.evaluate import fixed_scores
     from prefchat.reward.factorize import PReF
 
     t0 = time.perf_counter()

@@ -15,8 +15,15 @@ import numpy as np
 
 from prefchat.basis.axes import trait_axes
 from prefchat.basis.backbone_scorer import BackboneScorer, base_identity, save_trained
+from prefchat.basis.encoders import default_device
 from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool
 from prefchat.basis.write import write_basis
+from prefchat.corpus import load_corpus
+from prefchat.loaders import check_usable
+from prefchat.reward.data import Preferences
+from prefchat.reward.distributed import wrap_ddp
+from prefchat.reward.elicit import population_prior
+from prefchat.reward.metrics import auc
 from prefchat.reward.nets import DEFAULT_BACKBONE, BackboneReward, TokenizedResponses, load_backbone
 
 Progress = Callable[[str, int, int], None]
@@ -33,8 +40,6 @@ def _split_prompts(data, heldout: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def _obs_auc(lam: np.ndarray, diffs: np.ndarray, prefs, pair_rows: np.ndarray) -> float:
-    from prefchat.reward.metrics import auc
-
     keep = np.isin(prefs.pair, pair_rows)
     if not keep.any():
         return float("nan")
@@ -55,10 +60,6 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
     minibatch under DDP and only rank 0 writes. Returns basis.json's content (plus `_user_vectors`)."""
     import torch
 
-    from prefchat.loaders import check_usable
-    from prefchat.reward.data import Preferences
-    from prefchat.reward.elicit import population_prior
-    from prefchat.basis.encoders import default_device
     from prefchat.reward.factorize import PReF
 
     t0 = time.perf_counter()
@@ -73,7 +74,6 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
     model = BackboneReward(base, dims, mode=mode, backbone_lr=backbone_lr)
 
     # The onboarding pool's corpus is read first, so a bad --pool-corpus fails before training does.
-    from prefchat.corpus import load_corpus
 
     main = parallel is None or parallel.rank == 0
     corpus = (data.extra.get("corpus") or load_corpus(pool_corpus)) if out_dir is not None and main else None
@@ -88,8 +88,6 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
     inputs = TokenizedResponses(tok, data.prompts, data.responses, max_length)
 
     if parallel is not None:
-        from prefchat.reward.distributed import wrap_ddp
-
         model.to(device)
         fit_model = wrap_ddp(model, parallel)
     else:

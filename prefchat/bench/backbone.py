@@ -3,9 +3,11 @@ training/scoring throughput measurements of a causal-LM basis."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
+from prefchat.llm.synthetic import write_random_hf
 from prefchat.reward.nets import BackboneReward, load_backbone
 
 # The real Qwen2.5-0.5B dimensions, for the random-weight benchmark subject.
@@ -23,8 +25,6 @@ def write_random_qwen05b(path: str | Path, vocab: int = QWEN05B_SHAPE["vocab_siz
     the full-size embedding is kept so full fine-tuning pays for it as the real model would."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from prefchat.llm.synthetic import write_random_hf
 
     path = Path(path)
     # The tokenizer (and a throwaway 1-layer model, overwritten below) from the shared writer.
@@ -56,8 +56,6 @@ def bench_backbone(model_dir: str, device: str, mode: str = "lora", dims: int = 
     Bradley-Terry loss with user vectors, backward, AdamW), scoring throughput (responses/s) and the
     median latency to score 8 responses x 256 tokens. bf16 on a GPU (autocast for training; a bf16
     model for scoring). Inputs are random token ids at full length: speed does not depend on the text."""
-    import statistics
-
     import torch
 
     on_gpu = device.startswith("cuda")

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Optional
 
 from prefchat.errors import PrefchatError
+from prefchat.profiles.model import now_iso
+from prefchat.profiles.store import data_dir
+from prefchat.textsafe import visible
 
 DB_NAME = "history.sqlite3"
 BUSY_TIMEOUT_S = 1.5
@@ -82,14 +85,10 @@ class Conversation:
 
 
 def _now() -> str:
-    from prefchat.profiles.model import now_iso
-
     return now_iso()
 
 
 def default_path() -> Path:
-    from prefchat.profiles.store import data_dir
-
     return data_dir() / DB_NAME
 
 
@@ -360,8 +359,6 @@ def export_markdown(conv: Conversation, safe=None) -> str:
     system prompt). `safe` is applied to every stored text (textsafe.visible for an export,
     textsafe.clean for the terminal); default: textsafe.visible, so control characters a model sent
     are spelled out, never sent to whoever cats the file."""
-    from prefchat.textsafe import visible
-
     safe = safe or visible
     out = [f"# {safe(conv.title) or 'Conversation ' + str(conv.id)}", ""]
     out.append(f"<!-- prefchat conversation {conv.id}; created {conv.created_at}; "

@@ -18,10 +18,17 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
+import numpy as np
+
 from prefchat.chat.history import History, Message
 from prefchat.config import Config
 from prefchat.errors import PrefchatError
-from prefchat.rerank import Reranker, RerankResult
+from prefchat.generation.strategies import DEFAULT_STRATEGY, candidate_instructions
+from prefchat.llm import GenerationRequest
+from prefchat.profiles.model import Answer, now_iso
+from prefchat.profiles.refit import refit
+from prefchat.profiles.store import ProfileStore
+from prefchat.rerank import Ranked, Reranker, RerankResult
 
 
 @dataclass
@@ -76,8 +83,6 @@ def dropped_reason(ranked) -> Optional[str]:
 def resolve_strategy(wanted: str, personalised: bool) -> tuple[str, Optional[str]]:
     """(strategy, notice). "auto" is the measured default with a profile; without a profile every
     strategy but plain has nothing to write instructions from, so plain is used and said."""
-    from prefchat.generation.strategies import DEFAULT_STRATEGY
-
     if not personalised:
         if wanted in ("auto", "plain"):
             return "plain", "plain candidates (no profile)"
@@ -124,9 +129,6 @@ class ChatSession:
         each turn, so a pick that refits lambda changes the next turn's card and draws."""
         if self.strategy == "plain" or self.reranker.profile is None:
             return None
-        import numpy as np
-
-        from prefchat.generation.strategies import candidate_instructions
 
         rng = np.random.default_rng(seed)
         out = list(candidate_instructions(self.strategy, self.reranker.profile,
@@ -134,8 +136,6 @@ class ChatSession:
         return out if any(out) else None
 
     def request(self, seed: Optional[int] = None):
-        from prefchat.llm import GenerationRequest
-
         msgs = []
         if self.system_prompt.strip():
             msgs.append({"role": "system", "content": self.system_prompt})
@@ -170,8 +170,6 @@ class ChatSession:
                                           instructions=req.instructions)
             why = self.why(result)
         except Exception as exc:  # noqa: BLE001 - a scorer failure must not throw the replies away
-            from prefchat.rerank import Ranked
-
             reason = " ".join(str(exc).split())[:200]
             result = RerankResult([Ranked(i, t, None, i) for i, t in enumerate(texts)], 0.0,
                                   f"reranking failed ({type(exc).__name__}: {reason}); showing the "
@@ -284,9 +282,6 @@ class ChatSession:
                                 "learn_from_choices)")
         if self.reranker.profile is None or self.profile_name is None:
             return ChoiceResult(False, None, None, "no profile to learn into")
-        from prefchat.profiles.model import Answer, now_iso
-        from prefchat.profiles.refit import refit
-        from prefchat.profiles.store import ProfileStore
 
         store = self.store or ProfileStore()
         # The profile lock makes load-refit-save one step against other writers (onboarding, a
@@ -302,8 +297,6 @@ class ChatSession:
                                 f"learned from your pick ({len(answers)} answers in '{updated.name}')")
 
     def _pair_diffs(self, prompts, a, b):
-        import numpy as np
-
         keys = list(zip(prompts, a, b))
         missing = [k for k in dict.fromkeys(keys) if k not in self._diff_cache]
         if missing:

@@ -11,6 +11,14 @@ from typing import Optional
 
 import typer
 
+from prefchat.chat.factory import make_session, resolve_config
+from prefchat.chat.session import dropped_reason
+from prefchat.config import parse_value
+from prefchat.errors import PrefchatError
+from prefchat.omp import prefer_passive_waits
+from prefchat.textsafe import clean
+
+
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
 
@@ -46,12 +54,6 @@ def ask(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Reply length limit."),
 ) -> None:
     """Ask once and print the reply your profile likes best."""
-    from prefchat.chat.factory import make_session, resolve_config
-    from prefchat.config import parse_value
-    from prefchat.errors import PrefchatError
-    from prefchat.textsafe import clean
-    from prefchat.omp import prefer_passive_waits
-
     prefer_passive_waits()  # before the model and the scorer load their thread pools
 
     if prompt == "-":
@@ -75,7 +77,6 @@ def ask(
     if not all_:
         typer.echo(clean(result.rerank.best.text))
         return
-    from prefchat.chat.session import dropped_reason
 
     for r in result.rerank.ranked:
         score = "unscored" if r.score is None else f"score {r.score:+.4f}"

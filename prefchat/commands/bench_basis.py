@@ -4,10 +4,15 @@ scoring latency), for a causal-LM backbone or the shipped MiniLM basis."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import typer
 
+from prefchat.basis.encoders import default_device
 from prefchat.commands.bench_machine import machine
+from prefchat.commands.bench_scoring import bench_minilm, report_minilm
+from prefchat.errors import PrefchatError
 
 
 def bench_basis(
@@ -31,21 +36,13 @@ def bench_basis(
     Latency: the median to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the
     MiniLM basis).
     GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 15 ms, bf16 training >= 500 pairs/s."""
-    import os
-    from pathlib import Path
-
-    from prefchat.errors import PrefchatError
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1") if make_tiny else None
     if backbone is None and make_tiny is None:
-        from prefchat.commands.bench_scoring import bench_minilm, report_minilm
-
         out = bench_minilm(runs, compare=not as_json, threads=threads)
         keys = ("cpu_8x200_ms", "phi_corr_vs_fp32")
         typer.echo(json.dumps({k: out[k] for k in keys}) if as_json else report_minilm(out, machine()))
         return
     else:
-        from prefchat.basis.encoders import default_device
         from prefchat.bench import backbone as bb
         from prefchat.reward.nets import MODES
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from prefchat.commands.bench_machine import machine
+from prefchat.reward import evaluate as ev
+from prefchat.reward.elicit import Elicitor, population_prior
 
 
 def bench_engine(
@@ -19,12 +24,8 @@ def bench_engine(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """The engine on synthetic data with known truth: AUC vs answers, training time, step latency."""
-    import numpy as np
     import torch
-    from rich.console import Console
-    from rich.table import Table
 
-    from prefchat.reward.elicit import Elicitor
     from prefchat.reward.synthetic import make_problem, run_experiment
 
     torch.set_num_threads(1)  # the latency target is for one core
@@ -33,9 +34,6 @@ def bench_engine(
     res = run_experiment(problem, seed=seed, budgets=budgets, n_eval_users=users,
                          init_epochs=200, epochs=200)
     if criterion != "fisher":
-        from prefchat.reward import evaluate as ev
-        from prefchat.reward.elicit import population_prior
-
         pref = res["model"]
         P = problem.pairs
         phi = pref.transform(problem.inputs)

@@ -6,11 +6,15 @@ the Python heap peak (tracemalloc) and the process's peak RSS, for each N."""
 from __future__ import annotations
 
 import json
+import resource
 import threading
 import time
+import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import typer
+
+from prefchat.llm import GenerationRequest, make_backend
 
 
 def _flood_server(megabytes: int, chunk_chars: int) -> ThreadingHTTPServer:
@@ -54,10 +58,6 @@ def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the
                                                 help="Characters per streamed chunk (~ a token)."),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """A server that ignores max_tokens and streams megabytes: time and memory per N."""
-    import resource
-    import tracemalloc
-
-    from prefchat.llm import GenerationRequest, make_backend
     from prefchat.llm import openai_compat
 
     bounds = getattr(openai_compat, "reply_bounds", None)  # absent before replies were bounded

@@ -4,12 +4,26 @@ per candidate strategy), and optionally what reranking the drafts adds."""
 from __future__ import annotations
 
 import json
+import os
+import resource
+import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from prefchat.basis import load_basis
 from prefchat.commands.bench_machine import machine
+from prefchat.errors import PrefchatError
+from prefchat.generation.strategies import STRATEGIES as known
+from prefchat.generation.strategies import candidate_instructions
+from prefchat.llm import GenerationRequest, make_backend, synthetic
+from prefchat.paths import bench_cache_dir
+from prefchat.profiles.exchange import read_profile_file
+from prefchat.rerank import Reranker
 
 
 def bench_generate(
@@ -40,19 +54,10 @@ def bench_generate(
 
     Target on 2 CPU threads with a Qwen2.5-0.5B-shaped Q8_0 GGUF: best-of-4 <= 1.6x single, and
     with per-candidate (styled) instructions <= 1.8x."""
-    import statistics
-    from pathlib import Path
-
-    from prefchat.errors import PrefchatError
-    from prefchat.llm import GenerationRequest, make_backend
-
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     strategies = _bench_strategies(candidates, profile_file, n)
     if make_tiny:
-        from prefchat.llm import synthetic
-        from prefchat.paths import bench_cache_dir
-
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         cache = bench_cache_dir()
@@ -87,8 +92,6 @@ def bench_generate(
 
     drafts: list[list[str]] = []
 
-    import resource
-
     def cpu_s() -> float:
         ru = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
         return ru.ru_utime + ru.ru_stime
@@ -102,8 +105,6 @@ def bench_generate(
         if k == n:
             drafts.append([c.text for c in cands])
         return elapsed, sum(c.n_tokens for c in cands), cpu
-
-    import os
 
     load_before = os.getloadavg()[0]
     run(1, 0)  # warm-up: first-call allocations and page-ins are not what we measure
@@ -137,9 +138,6 @@ def bench_generate(
     if rerank_profile is not None:
         # Reranking cost: lambda . phi of the same N drafts with the shipped basis, after the scorer
         # has loaded (loading happens once per chat session, in a worker, not per reply).
-        from prefchat.basis import load_basis
-        from prefchat.profiles.exchange import read_profile_file
-        from prefchat.rerank import Reranker
 
         rr = Reranker(load_basis(), read_profile_file(rerank_profile))
         rr.load()
@@ -161,8 +159,6 @@ def bench_generate(
     if as_json:
         typer.echo(json.dumps(out))
         return
-    from rich.console import Console
-    from rich.table import Table
 
     con = Console()
     t = Table(title=f"prefchat bench generate ({backend}, {Path(model).name}, {threads} threads, "
@@ -188,10 +184,6 @@ def bench_generate(
 def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple[str, object]]:
     """[(strategy, per-candidate instructions or None)] for `bench generate --candidates`. The
     instructions are drawn once (seeded) so every timed run decodes the same prompts."""
-    from prefchat.errors import PrefchatError
-
-    from prefchat.generation.strategies import STRATEGIES as known
-
     names = [c.strip() for c in candidates.split(",") if c.strip()]
     bad = [c for c in names if c not in known]
     if not names or bad:
@@ -202,11 +194,6 @@ def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple
         if name == "plain":
             out.append((name, None))
             continue
-        import numpy as np
-
-        from prefchat.basis import load_basis
-        from prefchat.generation.strategies import candidate_instructions
-        from prefchat.profiles.exchange import read_profile_file
 
         prof = read_profile_file(profile_file)
         instr = list(candidate_instructions(name, prof, load_basis(), n,

@@ -5,10 +5,21 @@ guard's thresholds."""
 from __future__ import annotations
 
 import json
+import platform
+import statistics
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from prefchat.basis import load_basis, shipped_models_dir
+from prefchat.basis.train import cached_features
+from prefchat.corpus import load_corpus
+from prefchat.errors import PrefchatError
+from prefchat.generation import calibrate as cal
+from prefchat.profiles.exchange import read_profile_file
+from prefchat.rerank import phi_and_relevance
 
 
 def bench_guard(
@@ -21,14 +32,6 @@ def bench_guard(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Guard + instructions + why per turn (target: <= 5 ms beyond scoring)."""
-    import platform
-
-    from prefchat.basis import load_basis, shipped_models_dir
-    from prefchat.corpus import load_corpus
-    from prefchat.errors import PrefchatError
-    from prefchat.generation import calibrate as cal
-    from prefchat.profiles.exchange import read_profile_file
-
     if not 1 <= n <= 64 or repeats < 1:
         raise PrefchatError("-n must be 1..64 and --repeats at least 1")
     b = load_basis()
@@ -40,8 +43,6 @@ def bench_guard(
     out = {"turn": cal.time_turn(prof, b, texts, c.prompt_text(c.prompt_ids[0]), [0.5] * n, n, repeats),
            "machine": f"{platform.machine()}, python {platform.python_version()}"}
     if calibrate:
-        from prefchat.basis.train import cached_features
-
         scorer = b.scorer(device="cpu")
         enc = scorer.encoder
         out["scoring"] = _scoring_cost(scorer, c.prompt_text(c.prompt_ids[0]), texts)
@@ -74,11 +75,6 @@ def bench_guard(
 def _scoring_cost(scorer, prompt: str, texts: list[str], repeats: int = 5) -> dict:
     """What relevance adds to scoring: phi of the candidates, against phi plus the prompt's sentences
     in the same encoder batch (what the reranker does)."""
-    import statistics
-    import time
-
-    from prefchat.rerank import phi_and_relevance
-
     a, b = [], []
     scorer.phi(texts, [prompt] * len(texts))  # warm-up
     for _ in range(repeats):

@@ -15,6 +15,13 @@ import time
 from pathlib import Path
 
 import typer
+from platformdirs import user_cache_dir
+
+from prefchat.basis import load_basis
+from prefchat.commands.bench_machine import machine as _machine
+from prefchat.errors import PrefchatError
+from prefchat.llm import GenerationRequest, make_backend, synthetic
+from prefchat.onboarding.live import LiveFailed, LiveQuestions
 
 PROMPT = "How do I keep fresh herbs from wilting?"
 
@@ -30,15 +37,7 @@ def bench_onboard_live(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
-    from prefchat.basis import load_basis
-    from prefchat.commands.bench_machine import machine as _machine
-    from prefchat.errors import PrefchatError
-    from prefchat.llm import GenerationRequest, make_backend, synthetic
-    from prefchat.onboarding.live import LiveQuestions
-
     if model is None:
-        from platformdirs import user_cache_dir
-
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         path = Path(user_cache_dir("prefchat")) / "bench" / f"random-{make_tiny}-q8_0.gguf"
@@ -62,8 +61,6 @@ def bench_onboard_live(
         return time.perf_counter() - t
 
     def live_question() -> tuple[float, int]:
-        from prefchat.onboarding.live import LiveFailed
-
         t = time.perf_counter()
         try:
             attempts = live.make(PROMPT, precision).attempts

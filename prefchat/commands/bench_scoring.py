@@ -22,12 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
+from prefchat.basis import load_basis
+from prefchat.basis.encoders import split_sentences
+from prefchat.chat.factory import make_session
+from prefchat.config import Config
+from prefchat.corpus import load_corpus
+from prefchat.omp import prefer_passive_waits
+from prefchat.profiles.model import new_profile
+from prefchat.profiles.store import ProfileStore
+
 
 def bench_texts(tokenizer_len, texts: list[str], k: int = 8) -> list[str]:
     """k real verbose corpus responses cut at a sentence end near 200 tokens: "about 200 tokens" of
     the prose the basis actually scores, not whole responses glued together (which ran to ~270)."""
-    from prefchat.basis.encoders import split_sentences
-
     batch = []
     for t in texts:
         kept: list[str] = []
@@ -56,13 +63,9 @@ def _median_ms(fn, runs: int) -> tuple[float, list[float]]:
 def bench_minilm(runs: int = 20, compare: bool = True, threads: int = 0) -> dict:
     """cpu_8x200_ms and phi_corr_vs_fp32 (the keys `bench basis --json` prints), plus details.
     threads > 0 sets torch's thread count first. OpenMP waits passively, as in the chat and `ask`."""
-    from prefchat.omp import prefer_passive_waits
-
     prefer_passive_waits()
     import torch
 
-    from prefchat.basis import load_basis
-    from prefchat.corpus import load_corpus
     from prefchat.basis.scorer import load_scorer
 
     if threads > 0:
@@ -138,11 +141,6 @@ print("RESULT " + json.dumps(asyncio.run(_first_turn(sys.argv[1], int(sys.argv[2
 async def _first_turn(model: str, n: int, max_tokens: int) -> dict:
     """In this (fresh) process: the chat app headless, a profile on the shipped basis, one message
     sent once the app says ready. Returns the delay from generation end to the picked reply."""
-    from prefchat.basis import load_basis
-    from prefchat.chat.factory import make_session
-    from prefchat.config import Config
-    from prefchat.profiles.model import new_profile
-    from prefchat.profiles.store import ProfileStore
     from prefchat.tui.chat_app import ChatApp
 
     basis = load_basis()

@@ -3,27 +3,30 @@ real pty) or to its output, and the first chat reply's pick delay."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
 import time
 from pathlib import Path
 
 import typer
 
 from prefchat.commands.bench_machine import machine
+from prefchat.commands.bench_scoring import bench_cli_startup, first_rerank
 
 
 def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.0) -> float:
     """Seconds from spawning cmd in a real 80x24 pty until marker appears on the terminal."""
-    import fcntl
-    import os
-    import pty
-    import re
-    import select
-    import signal
-    import struct
-    import subprocess
-    import termios
-
     ansi = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
@@ -58,9 +61,6 @@ def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.
 
 
 def _report_startup(what: str, times: list[float]) -> None:
-    import os
-    import statistics
-
     typer.echo(f"{what}: command -> first screen, median of {len(times)}: {statistics.median(times) * 1e3:.0f} ms "
                f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {machine()}; "
                f"load avg {os.getloadavg()[0]:.1f})")
@@ -71,10 +71,6 @@ def bench_onboard(
     plain: bool = typer.Option(False, "--plain", help="Measure the --plain quiz instead of the full-screen one."),
 ) -> None:
     """Time from starting `prefchat onboard` to the first question on screen (a real terminal via a pty)."""
-    import os
-    import sys
-    import tempfile
-
     times = []
     for i in range(runs):
         with tempfile.TemporaryDirectory() as home:
@@ -96,13 +92,6 @@ def bench_chat(
 
     The first screen is the input box and key hints, in a real pty; the first reply's delay after
     generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
-    import os
-    import statistics
-    import sys
-    import tempfile
-
-    from prefchat.commands.bench_scoring import first_rerank
-
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as home:
@@ -127,8 +116,6 @@ def bench_cli(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Time `prefchat --help` and `--version` against a bare Python start (target: --help <= 200 ms)."""
-    from prefchat.commands.bench_scoring import bench_cli_startup
-
     out = bench_cli_startup(runs)
     out["machine"] = machine()
     if as_json:

@@ -11,6 +11,13 @@ from typing import Optional
 
 import typer
 
+from prefchat.chat.factory import load_profile_and_basis, make_session, resolve_config
+from prefchat.chat.history import History, export_markdown
+from prefchat.config import build_backend
+from prefchat.errors import PrefchatError
+from prefchat.rerank import check_profile_basis
+from prefchat.textsafe import clean
+
 history_app = typer.Typer(help="Saved conversations: list, show, delete, export as Markdown.",
                           no_args_is_help=True)
 
@@ -40,21 +47,13 @@ def chat(
                                               "history list`)."),
 ) -> None:
     """Chat in the terminal; each reply is the best of N candidates for your profile."""
-    from prefchat.chat.factory import load_profile_and_basis, make_session, resolve_config
-
     cfg = resolve_config(backend, model, n, candidates)
     if not cfg.model:
-        from prefchat.config import build_backend
-
         build_backend(cfg)  # raises the one-line "no model configured" error before any UI
     prof, basis = load_profile_and_basis(profile)  # cheap (JSON); a basis mismatch fails here
     if prof is not None:
-        from prefchat.rerank import check_profile_basis
-
         check_profile_basis(prof, basis)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from prefchat.errors import PrefchatError
-
         raise PrefchatError("chat needs a terminal; use `prefchat ask` in scripts and pipes")
     from prefchat.tui.chat_app import ChatApp
 
@@ -76,9 +75,6 @@ def history_list(search: Optional[str] = typer.Option(None, "--search", "-s",
                                                       help="Only conversations containing this text.")
                  ) -> None:
     """Saved conversations, newest first."""
-    from prefchat.chat.history import History
-    from prefchat.textsafe import clean
-
     h = History()
     convs = h.list(search)
     if not convs:
@@ -92,17 +88,12 @@ def history_list(search: Optional[str] = typer.Option(None, "--search", "-s",
 @history_app.command("show")
 def history_show(conv_id: int = typer.Argument(..., help="Conversation id.")) -> None:
     """Print a conversation as Markdown (escape sequences a model sent are removed)."""
-    from prefchat.chat.history import History, export_markdown
-    from prefchat.textsafe import clean
-
     typer.echo(export_markdown(History().get(conv_id), clean), nl=False)
 
 
 @history_app.command("delete")
 def history_delete(conv_id: int = typer.Argument(..., help="Conversation id.")) -> None:
     """Delete a conversation for good."""
-    from prefchat.chat.history import History
-
     History().delete(conv_id)
     typer.echo(f"Deleted conversation {conv_id}.")
 
@@ -115,9 +106,6 @@ def history_export(conv_id: int = typer.Argument(..., help="Conversation id."),
     """Export a conversation as Markdown, with control characters written visibly (\\x1b).
 
     A model's escape sequences are never written raw."""
-    from prefchat.chat.history import History, export_markdown
-    from prefchat.errors import PrefchatError
-
     text = export_markdown(History().get(conv_id))
     if output is None:
         typer.echo(text, nl=False)

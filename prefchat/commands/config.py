@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from prefchat.config import config_path, load_config, set_value, show_toml
+
 app = typer.Typer(help="Show or change settings (backend, model, n, keys, ...).", no_args_is_help=True)
 
 
@@ -14,16 +16,12 @@ def register(root: typer.Typer) -> None:
 @app.command("path")
 def path() -> None:
     """Where the config file is (PREFCHAT_CONFIG overrides it)."""
-    from prefchat.config import config_path
-
     typer.echo(str(config_path()))
 
 
 @app.command("show")
 def show() -> None:
     """Every setting as TOML, with where it comes from; API keys are masked."""
-    from prefchat.config import config_path, load_config, show_toml
-
     typer.echo(show_toml(load_config(), config_path()), nl=False)
 
 
@@ -31,8 +29,6 @@ def show() -> None:
 def set_(key: str = typer.Argument(..., help="Setting name, or keymap.ACTION."),
          value: str = typer.Argument(..., help="New value.")) -> None:
     """Set one value (validated; rewrites the file, so comments in it are not kept)."""
-    from prefchat.config import set_value
-
     p = set_value(key, value)
     shown = "****" if key == "api_key" else value
     typer.echo(f"{key} = {shown}  (saved in {p})")

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from importlib import metadata
 
 import typer
+
+from prefchat.errors import PrefchatError
 
 
 def register(root: typer.Typer) -> None:
@@ -25,8 +32,6 @@ def _line(ok: bool | None | str, what: str, detail: str = "") -> None:
 def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait for the endpoint.")
            ) -> None:
     """Check GPU, backends, model files, basis, profiles and the configured endpoint."""
-    from prefchat.errors import PrefchatError
-
     problems = 0
     # config
     try:
@@ -125,9 +130,6 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
 
 
 def _probe(url: str, key, timeout: float) -> tuple[bool, str]:
-    import urllib.error
-    import urllib.request
-
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -141,9 +143,6 @@ def _probe(url: str, key, timeout: float) -> tuple[bool, str]:
 
 def _gpu() -> str:
     """The NVIDIA GPUs nvidia-smi lists ("" when none or no driver)."""
-    import shutil
-    import subprocess
-
     exe = shutil.which("nvidia-smi")
     if not exe:
         return ""
@@ -158,8 +157,6 @@ def _gpu() -> str:
 
 def _torch_build() -> str:
     """torch's version and build, from its installed metadata (importing torch takes seconds)."""
-    from importlib import metadata
-
     try:
         version = metadata.version("torch")
         requires = metadata.requires("torch") or []

@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from prefchat.basis import load_basis
+from prefchat.commands.eval_generation import run
+from prefchat.commands.progress import stage_bars
+from prefchat.corpus.load import load_corpus, require_prompts
 from prefchat.errors import PrefchatError
-
+from prefchat.evaluation import run_eval
 
 # Progress bars (stderr) for run_eval's stages: the whole run takes minutes on 2 cores.
 EVAL_STAGES = {"encode": "encoding responses", "active": "new users, active questions",
@@ -42,8 +48,6 @@ def eval_cmd(
 
     With --generation: the candidate strategies of chat, in simulation (see prefchat/generation)."""
     if generation:
-        from prefchat.commands.eval_generation import run
-
         return run(corpus, basis, answers, users, seed, as_json, p, draws, validation)
     answers = answers or "5,10,20,40"
     try:
@@ -71,10 +75,6 @@ def eval_cmd(
             raise PrefchatError("--plot needs matplotlib: pip install matplotlib") from None
         if not plot.parent.is_dir():
             raise PrefchatError(f"--plot {plot}: folder {plot.parent} does not exist")
-    from prefchat.basis import load_basis
-    from prefchat.commands.progress import stage_bars
-    from prefchat.corpus.load import load_corpus, require_prompts
-    from prefchat.evaluation import run_eval
 
     require_prompts(load_corpus(corpus), 2, "eval")  # a clear line, before loading the basis
 
@@ -97,8 +97,6 @@ def eval_cmd(
     if as_json:
         typer.echo(json.dumps(out))
         return
-    from rich.console import Console
-    from rich.table import Table
 
     t = Table(title=f"prefchat eval — {out['users']} new users, {out['test_pairs']} test pairs ({out['protocol']})")
     t.add_column("answers", justify="right")

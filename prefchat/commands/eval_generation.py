@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from prefchat.basis import load_basis
 from prefchat.errors import PrefchatError
+from prefchat.generation.simulate import run_generation
+from prefchat.generation.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 
 def run(corpus: Optional[Path], basis: Optional[str], answers: Optional[str], users: str, seed: int,
         as_json: bool, p: float, draws: int, validation: bool) -> None:
-    from prefchat.generation.strategies import DEFAULT_STRATEGY, STRATEGIES
-
     try:
         k = int(answers) if answers is not None else 10
     except ValueError:
@@ -28,8 +31,6 @@ def run(corpus: Optional[Path], basis: Optional[str], answers: Optional[str], us
         raise PrefchatError(f"--draws {draws}: give at least 1")
     if users not in ("paper", "dense"):
         raise PrefchatError(f"--users {users!r}: use 'paper' or 'dense'")
-    from prefchat.basis import load_basis
-    from prefchat.generation.simulate import run_generation
 
     out = run_generation(load_basis(basis), corpus, p=p, answers=k, population=users, seed=seed,
                          draws=draws, validation=validation)
@@ -38,8 +39,6 @@ def run(corpus: Optional[Path], basis: Optional[str], answers: Optional[str], us
                                "ceiling": out["ceiling"], "p": out["p"], "answers": out["answers"],
                                "users": out["users"]}))
         return
-    from rich.console import Console
-    from rich.table import Table
 
     ns = list(next(iter(out["generation"].values())))
     t = Table(title=f"prefchat eval --generation — win rate of the shown reply vs a plain reply "

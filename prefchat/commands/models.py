@@ -12,12 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from prefchat.config import set_value
 from prefchat.errors import PrefchatError
+from prefchat.profiles.store import data_dir, make_private_dirs
 
 app = typer.Typer(help="Recommended local models: list and download (sha256-checked).",
                   no_args_is_help=True)
@@ -76,8 +81,6 @@ def registry() -> dict:
 
 
 def models_dir() -> Path:
-    from prefchat.profiles.store import data_dir
-
     return data_dir() / "models"
 
 
@@ -97,10 +100,6 @@ def list_() -> None:
 
 def expected_sha256(entry: dict, timeout: float = 30.0) -> str:
     """The pinned hash, else the one in the hub's LFS pointer file ("oid sha256:HEX")."""
-    import re
-    import urllib.error
-    import urllib.request
-
     if entry.get("sha256"):
         return str(entry["sha256"]).lower()
     url = entry["pointer"]
@@ -121,11 +120,6 @@ def expected_sha256(entry: dict, timeout: float = 30.0) -> str:
 
 def download(url: str, dest: Path, sha256: str, size: Optional[int] = None, show=True,
              timeout: float = 30.0) -> Path:
-    import urllib.error
-    import urllib.request
-
-    from prefchat.profiles.store import make_private_dirs
-
     make_private_dirs(dest.parent)
     part = dest.with_name(dest.name + ".part")
     h = hashlib.sha256()
@@ -133,8 +127,7 @@ def download(url: str, dest: Path, sha256: str, size: Optional[int] = None, show
         req = urllib.request.Request(url, headers={"User-Agent": "prefchat"})
         with urllib.request.urlopen(req, timeout=timeout) as resp, open(part, "wb") as out:
             total = int(resp.headers.get("Content-Length") or size or 0) or None
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
-                                       TransferSpeedColumn)
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
             with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                           TransferSpeedColumn(), TimeRemainingColumn(), disable=not show,
@@ -192,8 +185,6 @@ def pull(name: str = typer.Argument(..., help="Registry name (see `prefchat mode
 
 
 def use_model(path: Path) -> None:
-    from prefchat.config import set_value
-
     set_value("backend", "llama")
     set_value("model", str(path))
     typer.echo(f"Configured: backend = llama, model = {path}")
@@ -228,8 +219,6 @@ def known_sha256(filename: str) -> Optional[str]:
 def add_model(file: Path, sha256: Optional[str] = None, force: bool = False) -> Path:
     """Link (same file system) or copy `file` into models_dir() after checking it. Nothing is left in
     the models folder when a check fails."""
-    import re
-
     src = Path(file).expanduser()
     if not src.is_file():
         raise PrefchatError(f"{src}: no such file")

@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+
+from prefchat.basis import load_basis
+from prefchat.errors import PrefchatError
+from prefchat.onboarding.live import LiveDriver, from_config
+from prefchat.onboarding.quiz import open_session
+from prefchat.tui.plain import EXIT_UNSAVED, run_plain
 
 EXIT_STOPPED = 1  # the quiz was left unfinished; every answer so far is saved
 
@@ -56,8 +63,6 @@ def onboard(
 def _resume_diffs(basis):
     """phi differences for saved live answers when resuming with --live (loads the scorer: torch)."""
     def fn(prompts, a, b):
-        from prefchat.basis import load_basis
-
         return load_basis(basis).scorer().pair_diffs(list(prompts), list(a), list(b))
     return fn
 
@@ -65,9 +70,6 @@ def _resume_diffs(basis):
 def live_driver(session, seed=None):
     """The LiveDriver for --live on the configured backend; an 'off' driver (with its one-line note)
     when no backend can be built, so the quiz still runs on the pool."""
-    from prefchat.errors import PrefchatError
-    from prefchat.onboarding.live import LiveDriver, from_config
-
     try:
         return LiveDriver(from_config(session.basis, seed=seed))
     except PrefchatError as exc:
@@ -76,8 +78,6 @@ def live_driver(session, seed=None):
 
 def run_onboarding(profile=None, questions=None, restart=False, plain=False, basis=None, corpus=None,
                    stop_sd=None, seed=None, live=False) -> int:
-    from prefchat.onboarding.quiz import open_session
-
     def loader():
         return open_session(profile=profile, basis=basis, corpus=corpus, questions=questions,
                             restart=restart, seed=seed, stop_sd=stop_sd,
@@ -85,15 +85,10 @@ def run_onboarding(profile=None, questions=None, restart=False, plain=False, bas
 
     # A full-screen app needs a terminal on both ends; piped input gets the line-based quiz instead.
     if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from rich.console import Console
-
-        from prefchat.tui.plain import run_plain
-
         s = loader()
         driver = live_driver(s, seed) if live else None
         return run_plain(s, sys.stdin, Console(), driver, wait_for_model=not sys.stdin.isatty())
 
-    from prefchat.errors import PrefchatError
     from prefchat.tui.onboard_app import OnboardApp
 
     outcome = OnboardApp(loader, (lambda sess: live_driver(sess, seed)) if live else None).run()
@@ -103,8 +98,6 @@ def run_onboarding(profile=None, questions=None, restart=False, plain=False, bas
         raise PrefchatError(outcome.error)
     s = outcome.session
     if outcome.lost:
-        from prefchat.tui.plain import EXIT_UNSAVED
-
         typer.echo(f"prefchat: {outcome.lost}", err=True)
         return EXIT_UNSAVED
     if outcome.status == "done":

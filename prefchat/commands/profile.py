@@ -6,10 +6,21 @@ cli.main() prints as one line with exit code 2."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+
+from prefchat.basis import TRAIT_POLES, load_basis, shipped_models_dir
+from prefchat.errors import PrefchatError
+from prefchat.generation.card import style_card
+from prefchat.generation.traits import estimate
+from prefchat.profiles.exchange import chat_answers, export_bytes, export_to_file, import_profile, read_profile_file
+from prefchat.profiles.refit import refit
+from prefchat.profiles.store import ProfileChanged, ProfileStore
+from prefchat.profiles.view import render
 
 app = typer.Typer(help="Manage personal profiles (what you like, as a vector on the basis).",
                   no_args_is_help=True)
@@ -18,8 +29,6 @@ BASIS_HELP = "Basis name or directory (default: $PREFCHAT_BASIS or the shipped o
 
 
 def _store():
-    from prefchat.profiles.store import ProfileStore
-
     return ProfileStore()
 
 
@@ -58,12 +67,6 @@ def list_cmd() -> None:
 def show_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the default one)."),
              basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
     """Show a profile as labelled trait bars."""
-    from rich.console import Console
-
-    from prefchat.basis import load_basis, shipped_models_dir
-    from prefchat.errors import PrefchatError
-    from prefchat.profiles.view import render
-
     store = _store()
     try:
         default = store.get_default()
@@ -139,10 +142,6 @@ def export_cmd(name: str,
     your picks in chat, the raw chat prompts you typed and the model replies you compared. Use
     --no-chat-text to leave those out (lambda, which already includes them, is kept), or
     --vector-only to leave out all answers."""
-    import sys
-
-    from prefchat.profiles.exchange import chat_answers, export_bytes, export_to_file
-
     prof = _store().load(name)
     n_chat = 0 if (vector_only or no_chat_text) else chat_answers(prof)
     if output is None or str(output) == "-":
@@ -163,9 +162,6 @@ def import_cmd(file: str = typer.Argument(..., help="Profile JSON file ('-' for 
                force: bool = typer.Option(False, "--force", help="Replace an existing profile."),
                basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
     """Import a profile file; a profile from another basis is refitted from its answers."""
-    from prefchat.basis import load_basis
-    from prefchat.profiles.exchange import import_profile, read_profile_file
-
     prof = read_profile_file(file)  # validate first: a bad file fails fast, before loading a basis
     b = load_basis(basis)
     res = import_profile(_store(), prof, b, _pair_diffs(b), as_name, force)
@@ -177,12 +173,6 @@ def import_cmd(file: str = typer.Argument(..., help="Profile JSON file ('-' for 
 @app.command("refit")
 def refit_cmd(name: str, basis: Optional[str] = typer.Option(None, "--basis", help=BASIS_HELP)) -> None:
     """Refit a profile's lambda from its answers on a basis (e.g. after upgrading the basis)."""
-    from prefchat.basis import load_basis
-    from prefchat.profiles.refit import refit
-
-    from prefchat.errors import PrefchatError
-    from prefchat.profiles.store import ProfileChanged
-
     store = _store()
     b = load_basis(basis)
     diffs = _pair_diffs(b)
@@ -209,11 +199,6 @@ def card_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: 
     """Print the profile's style card, a one-line instruction for any assistant's custom instructions.
 
     The card alone goes to stdout; what it rests on goes to stderr."""
-    from prefchat.basis import TRAIT_POLES, load_basis, shipped_models_dir
-    from prefchat.errors import PrefchatError
-    from prefchat.generation.card import style_card
-    from prefchat.generation.traits import estimate
-
     store = _store()
     name = name or store.get_default()
     if not name:

@@ -6,15 +6,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 Callback = Callable[[str, int, int], None]
 
 
 @contextmanager
 def stage_bars(labels: dict[str, str], enabled: bool = True) -> Iterator[Callback]:
     """Yield a progress callback. Unknown stages get a bar named as the stage; disabled: no output."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     con = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=con, disable=not enabled) as bar:

@@ -14,7 +14,10 @@ from typing import Optional
 
 import typer
 
+from prefchat.basis import load_basis, shipped_models_dir
 from prefchat.errors import PrefchatError
+from prefchat.profiles.store import ProfileStore
+from prefchat.rerank import Reranker
 from prefchat.textsafe import one_line
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -79,9 +82,6 @@ def parse_lines(raw: bytes, source: str) -> list[tuple[int, str, list[str]]]:
 
 
 def _load_profile_and_basis(profile: Optional[str], basis: Optional[str]):
-    from prefchat.basis import load_basis, shipped_models_dir
-    from prefchat.profiles.store import ProfileStore
-
     store = ProfileStore()
     name = profile or store.get_default()
     if not name:
@@ -114,7 +114,6 @@ def rank(
             raise PrefchatError(f"{file}: cannot read ({exc.strerror or exc})") from None
         source = str(Path(file))
     items = parse_lines(raw, source)
-    from prefchat.rerank import Reranker
 
     prof, b = _load_profile_and_basis(profile, basis)
     rr = Reranker(b, prof)

@@ -12,6 +12,16 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from prefchat.commands.models import registry
+from prefchat.commands.onboard import run_onboarding
+from prefchat.config import load_config
+from prefchat.errors import PrefchatError
+from prefchat.profiles.progress import unfinished_quiz
+from prefchat.profiles.store import ProfileStore
 
 
 def _interactive() -> bool:
@@ -21,11 +31,6 @@ def _interactive() -> bool:
 def root(ctx: typer.Context, chat_command=None) -> None:
     """chat_command is the registered `chat` command, looked up by the caller (typer vendors its own
     click, so an isinstance test against click's classes here would never find it)."""
-    from prefchat.commands.onboard import run_onboarding
-    from prefchat.errors import PrefchatError
-    from prefchat.profiles.progress import unfinished_quiz
-    from prefchat.profiles.store import ProfileStore
-
     store = ProfileStore()
     good, _ = store.list()
     try:
@@ -55,7 +60,6 @@ def root(ctx: typer.Context, chat_command=None) -> None:
         typer.echo(f"Continuing your quiz where you left it ({done} of {total} answered).")
         _exit_on(run_onboarding(profile=prof.name, questions=total))
         return
-    from prefchat.config import load_config
 
     if not load_config().model:
         next_steps(prof)
@@ -74,12 +78,6 @@ def _exit_on(code: int) -> None:
 def next_steps(prof, model: bool = False) -> None:
     """The screen for "profile ready": what to run next, as commands to copy (one per line, so it
     reads the same at 80 columns as at 200)."""
-    from rich.console import Console
-    from rich.panel import Panel
-    from rich.text import Text
-
-    from prefchat.commands.models import registry
-
     t = Text()
     t.append(f"Your profile '{prof.name}' is ready ({len(prof.answers)} answers).")
 

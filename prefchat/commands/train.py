@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from prefchat.basis.train import train_basis
+from prefchat.corpus import shipped_corpus_path
+from prefchat.corpus.load import load_corpus, require_prompts
+from prefchat.errors import PrefchatError
+from prefchat.loaders import check_usable, load_data
+from prefchat.reward.distributed import init_from_env, shutdown
 
 
 def train(
@@ -40,11 +50,6 @@ def train(
     if data is not None or backbone is not None:
         return _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate,
                                lr, backbone_lr, max_length, svd_init, device, pool_corpus)
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from prefchat.basis.train import train_basis
-    from prefchat.corpus.load import load_corpus, require_prompts
 
     require_prompts(load_corpus(corpus), 2, "train")  # a clear line, before loading the encoder
     con = Console(stderr=True)
@@ -71,13 +76,8 @@ def train(
 
 def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate, lr,
                     backbone_lr, max_length, svd_init, device, pool_corpus) -> None:
-    import os
-
-    from prefchat.errors import PrefchatError
-    from prefchat.loaders import check_usable, load_data
     from prefchat.basis.train_backbone import train_backbone_basis
     from prefchat.reward.nets import DEFAULT_BACKBONE, MODES
-    from prefchat.reward.distributed import init_from_env, shutdown
 
     if mode not in MODES:
         raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -85,8 +85,6 @@ def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch
         raise PrefchatError("give --data or --corpus, not both (--data corpus:FILE reads a corpus too)")
     spec = data if data is not None else f"corpus:{corpus}" if corpus is not None else None
     if spec is None:
-        from prefchat.corpus import shipped_corpus_path
-
         spec = f"corpus:{shipped_corpus_path()}"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # several processes share the cores
     ds = load_data(spec, seed=seed)

@@ -6,9 +6,15 @@ replies against loops built from its sentences."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from prefchat.generation import guard
+from prefchat.basis.encoders import split_sentences
+from prefchat.generation import guard, traits
+from prefchat.generation.explain import why
+from prefchat.generation.relevance import cosine
+from prefchat.generation.strategies import DEFAULT_STRATEGY, candidate_instructions
 
 NON_ANSWERS = ("OK.", "Sure!", "Yes.", "I don't know.", "Thanks!", "Hmm.")
 
@@ -24,8 +30,6 @@ def relevance_numbers(corpus, reply_feats: np.ndarray, prompt_feats: np.ndarray,
                       junk_feats: np.ndarray, seed: int = 0) -> dict:
     """reply_feats: features of every corpus reply (rows as corpus.texts); prompt_feats: one row per
     prompt (corpus.prompt_ids order); junk_feats: one row per NON_ANSWERS entry."""
-    from prefchat.generation.relevance import cosine
-
     rng = np.random.default_rng(seed)
     on_gap, off_gap, junk_gap = [], [], []   # 1 - relevance / best real reply's relevance
     on_rel, off_rel = [], []
@@ -74,8 +78,6 @@ STRUCTURED = {"table 7 rows": _table(7), "table 30 rows": _table(30), "table 100
 
 
 def repetition_numbers(texts: list[str], seed: int = 0, samples: int = 400) -> dict:
-    from prefchat.basis.encoders import split_sentences
-
     rng = np.random.default_rng(seed)
     sents = [s for t in texts for s in split_sentences(t) if len(s.split()) >= 4]
     loop30 = [" ".join([sents[i]] * 30) for i in rng.choice(len(sents), size=min(samples, len(sents)), replace=False)]
@@ -108,12 +110,6 @@ def time_turn(profile, basis, texts: list[str], prompt: str, relevance: list[flo
 
     'cold' clears the caches first (a turn right after the profile changed, with texts never
     screened); 'warm' is a later turn with the same profile and new texts."""
-    import time
-
-    from prefchat.generation import traits
-    from prefchat.generation.explain import why
-    from prefchat.generation.strategies import DEFAULT_STRATEGY, candidate_instructions
-
     rng = np.random.default_rng(seed)
     phi = rng.normal(size=(2, basis.dims))
     traits._label_index.cache_clear()

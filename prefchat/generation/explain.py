@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from prefchat.basis import TRAIT_POLES
 from prefchat.corpus.load import TRAITS
 from prefchat.generation.traits import trait_matrix
 
@@ -37,8 +38,6 @@ def why(winner_phi, runner_up_phi, profile, basis) -> list[tuple[str, float]]:
 
 def why_text(pairs: list[tuple[str, float]], profile, basis) -> str:
     """'more concise (+0.81), more casual (+0.30)': the pole the winner moved towards, per trait."""
-    from prefchat.basis import TRAIT_POLES
-
     w = dict(zip(TRAITS, trait_matrix(basis) @ np.asarray(profile.lam, dtype=np.float64)))
     parts = []
     for t, c in pairs:

@@ -27,10 +27,18 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from prefchat.basis.train import cached_features
+from prefchat.corpus import load_corpus
 from prefchat.corpus.load import TRAITS
+from prefchat.corpus.splits import load_split, make_split
+from prefchat.corpus.users import KAPPA
+from prefchat.errors import PrefchatError
+from prefchat.generation import relevance
 from prefchat.generation.card import TRAIT_PHRASES
 from prefchat.generation.guard import order, screen
 from prefchat.generation.strategies import STRATEGIES, candidate_instructions
+from prefchat.profiles.model import Answer, new_profile
+from prefchat.reward.elicit import Elicitor
 
 NS = (1, 2, 4, 8)
 CHOICE = {1.0: "a", 0.0: "b", 0.5: "tie"}
@@ -93,9 +101,6 @@ def basis_phi(basis, corpus, progress=None) -> tuple[np.ndarray, Optional[np.nda
     basis's encoder gives no sentence embeddings). Encoder features are cached on disk."""
     import torch
 
-    from prefchat.basis.train import cached_features
-    from prefchat.generation import relevance
-
     scorer = basis.scorer()
     prompts = [corpus.prompt_text(pid) for pid in corpus.prompt_ids]
     enc = getattr(scorer, "encoder", None)
@@ -114,10 +119,6 @@ def basis_phi(basis, corpus, progress=None) -> tuple[np.ndarray, Optional[np.nda
 def quiz_profiles(basis, quiz_corpus, weights: np.ndarray, k: int, exclude_prompts=(), seed: int = 0) -> list:
     """One profile per user: k answers to the onboarding quiz on the basis pool, fitted as onboarding
     fits them. Answers follow the users' true reward with the population noise (KAPPA)."""
-    from prefchat.corpus.users import KAPPA
-    from prefchat.profiles.model import Answer, new_profile
-    from prefchat.reward.elicit import Elicitor
-
     pool = basis.pool()
     keep = ~np.isin(pool.prompt_ids.astype(str), np.asarray(list(exclude_prompts), dtype=str))
     diffs, prompts = pool.diffs[keep], pool.prompt_ids[keep]
@@ -152,10 +153,6 @@ def run_generation(basis, corpus_path=None, p: float = 0.7, answers: int = 10, n
 
     validation: on the basis's own corpus, simulate the split's TRAINING users instead of the new ones
     (held-out prompts either way): for choosing settings without looking at the test figures."""
-    from prefchat.corpus import load_corpus
-    from prefchat.corpus.splits import load_split, make_split
-    from prefchat.errors import PrefchatError
-
     if not 0.0 <= p <= 1.0:
         raise PrefchatError(f"--p {p}: the follow probability must be between 0 and 1")
     if answers < 1:

@@ -24,7 +24,8 @@ from typing import Optional
 
 import numpy as np
 
-from prefchat.corpus.load import TRAITS
+from prefchat.corpus.load import TRAITS, load_corpus
+from prefchat.reward.elicit import fit_lambda
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 PRIOR_PRECISION = 1.0   # N(0, 1) per trait: a weight of +-1 is a clear, ordinary preference
@@ -63,8 +64,6 @@ def axes_estimate(lam, precision, basis) -> TraitEstimate:
 def _label_index(corpus_path: Optional[str]) -> dict:
     """(prompt text, response text) -> trait label row, for a labelled corpus (the shipped one by
     default). Loaded once per process."""
-    from prefchat.corpus.load import load_corpus
-
     c = load_corpus(corpus_path)
     return {(c.prompt_text(c.prompt_ids[c.response_prompt[i]]), t): c.traits[i]
             for i, t in enumerate(c.texts)}
@@ -110,8 +109,6 @@ def estimate(profile, basis, corpus_path: Optional[str] = None) -> TraitEstimate
 def _label_fit(answers: tuple, corpus_path: Optional[str]):
     """(weights, covariance, n) fitted on the labelled answers, or None. Cached on the answers' text
     (str hashes are cached by Python), because a chat turn asks for the card once per strategy."""
-    from prefchat.reward.elicit import fit_lambda
-
     D, y = labelled_differences([_A(*a) for a in answers], corpus_path)
     if len(y) == 0:
         return None

@@ -7,8 +7,8 @@ only when asked for, so importing this package never loads torch, transformers, 
 from __future__ import annotations
 
 import importlib
-from typing import Optional
 import inspect
+from typing import Optional
 
 from prefchat.llm.base import (
     AuthenticationFailed,

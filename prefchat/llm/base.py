@@ -18,6 +18,8 @@ Nothing here imports torch, transformers, llama_cpp or openai: `import prefchat.
 
 from __future__ import annotations
 
+import codecs
+import random
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -113,8 +115,6 @@ class GenerationRequest:
 
     def seeds(self) -> list[int]:
         """Per-candidate seeds: seed, seed+1, ... (32-bit, as llama.cpp and servers expect)."""
-        import random
-
         base = self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
         return [(base + i) % (2**32 - 1) for i in range(self.n)]
 
@@ -235,8 +235,6 @@ class Utf8Stream:
     (byte-level tokens often split a multi-byte UTF-8 sequence)."""
 
     def __init__(self) -> None:
-        import codecs
-
         self._dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.text = ""
 

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.reward.data import PairTable, Preferences
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,6 @@ def need_str(obj: dict, key: str, path: Path, line: int, *aliases: str) -> str:
 def build(comparisons: Iterable[Comparison], source: str, sha256: str, extra: dict | None = None,
           skipped: int = 0) -> PairwiseData:
     """Index comparisons into the engine's tables (see the module docstring)."""
-    from prefchat.reward.data import PairTable, Preferences
-
     users: dict[str, int] = {}
     rows: dict[tuple[str, str], int] = {}
     pair_of: dict[tuple[int, int], int] = {}

@@ -4,12 +4,13 @@ PrefchatError naming the file and line, never a traceback."""
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
 
-from prefchat.errors import PrefchatError
 from prefchat.digest import file_sha256
+from prefchat.errors import PrefchatError
 from prefchat.loaders.base import Comparison, PairwiseData, build, need_str, read_jsonl
 
 _CHOICE = {"a": 1.0, "b": 0.0, "tie": 0.5, "A": 1.0, "B": 0.0}
@@ -29,9 +30,12 @@ def _is_int(v) -> bool:
 
 def _is_num(v) -> bool:
     """A finite JSON number (NaN and Infinity compare as nonsense; bools are not scores)."""
-    import math
-
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:  # a JSON integer of thousands of digits does not fit a float: not a usable score either
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def load_pairwise(path: Path) -> PairwiseData:
@@ -142,8 +146,9 @@ def load_prism(path: Path) -> PairwiseData:
 def load_corpus_users(path: Path | None, seed: int = 0, users: str = "paper") -> PairwiseData:
     """The project's corpus format (docs/FORMATS.md, Corpus) with simulated users: the paper's 84
     two-trait users (or `dense`) judge every within-prompt pair, ties where their rewards are equal."""
+    # Local: prefchat.corpus.load reads JSON lines through prefchat.loaders, whose package imports
+    # this module, so a top-level import here would be a cycle through the two packages' __init__s.
     from prefchat.corpus import dense_users, load_corpus, paper_users, simulate
-
     from prefchat.corpus.load import require_prompts
 
     corpus = require_prompts(load_corpus(path), 2, "training on a corpus")

@@ -25,7 +25,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from prefchat.config import build_backend, load_config
 from prefchat.errors import PrefchatError
+from prefchat.generation.card import direction_instructions
+from prefchat.generation.guard import screen
+from prefchat.llm import BackendError, Cancelled, GenerationRequest
+from prefchat.rerank import phi_and_relevance
+from prefchat.reward.elicit import uncertain_direction
 
 # Replies the user reads are part of the quiz's reading cost: ~120 tokens is ~90 words each.
 LIVE_MAX_TOKENS = 120
@@ -61,15 +67,11 @@ def suggestion(k: int) -> str:
 
 
 def direction(precision: np.ndarray) -> np.ndarray:
-    from prefchat.reward.elicit import uncertain_direction
-
     return uncertain_direction(np.asarray(precision, dtype=np.float64))
 
 
 def instructions_for(precision: np.ndarray, basis) -> tuple[np.ndarray, str, str]:
     """nu and the two instructions, for +nu and for -nu."""
-    from prefchat.generation.card import direction_instructions
-
     nu = direction(precision)
     plus, minus = direction_instructions(nu, basis)
     if not plus or not minus or plus == minus:
@@ -108,8 +110,6 @@ class LiveQuestions:
         """Both replies in one request: the prompt is shared and each side's instruction is its final
         system turn, so a batching backend (llama.cpp) decodes the prompt once and both replies in
         one batch, at about the cost of one best-of-2."""
-        from prefchat.llm import GenerationRequest
-
         req = GenerationRequest([{"role": "user", "content": prompt}], n=2, instructions=list(sides),
                                 max_tokens=self.max_tokens, temperature=self.temperature, seed=seed,
                                 ignore_eos=self.ignore_eos)
@@ -119,9 +119,6 @@ class LiveQuestions:
     def make(self, prompt: str, precision: np.ndarray, cancel: Optional[threading.Event] = None) -> LivePair:
         """A live pair for `prompt` along the posterior's most uncertain direction. Raises a
         PrefchatError (BackendError for the model, LiveFailed for unusable replies) with one line."""
-        from prefchat.generation.guard import screen
-        from prefchat.rerank import phi_and_relevance
-
         prompt = prompt.strip()
         if not prompt:
             raise LiveFailed("the prompt is empty")
@@ -151,9 +148,6 @@ class LiveQuestions:
 def from_config(basis, cfg=None, seed: Optional[int] = None, **overrides) -> LiveQuestions:
     """LiveQuestions on the configured backend (config file, env, overrides), not loaded yet.
     seed: makes the generation seeds reproducible (tests, benchmarks)."""
-    from prefchat.config import build_backend
-    from prefchat.config import load_config
-
     cfg = cfg if cfg is not None else load_config()
     return LiveQuestions(build_backend(cfg, **overrides), basis, temperature=cfg.temperature, seed=seed)
 
@@ -209,8 +203,6 @@ class LiveDriver:
         """Generate a live pair and (offer=True) offer it to the session; None (with `note` set) on
         failure. A UI that calls this from a worker passes offer=False and offers the pair on its own
         thread."""
-        from prefchat.llm import BackendError, Cancelled
-
         self._asked += 1
         try:
             pair = self.live.make(prompt, session.elicitor.precision, cancel)

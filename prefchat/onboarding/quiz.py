@@ -30,9 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from prefchat.basis import load_basis
+from prefchat.corpus.load import load_corpus
+from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz_saving import OUTCOME, QuizSaving
-from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
+from prefchat.profiles.model import Answer, check_name, now_iso
+from prefchat.profiles.store import ProfileStore
+from prefchat.reward.elicit import Elicitor
 
 DEFAULT_QUESTIONS = QUIZ_MAX_QUESTIONS
 MORE_QUESTIONS = 5          # "a few more" at the end
@@ -111,8 +116,6 @@ class QuizSession(QuizSaving):
                  seed: int | None = None, stop_sd: float | None = None, words_budget: float | None = None):
         """total: ask exactly this many questions; None: the default quiz, cost-aware questions until
         about DEFAULT_WORDS words read (words_budget overrides that), at most QUIZ_MAX_QUESTIONS."""
-        from prefchat.reward.elicit import Elicitor
-
         self.basis, self.pool, self.corpus, self.store, self.name = basis, pool, corpus, store, name
         if total is None:
             total, words_budget = QUIZ_MAX_QUESTIONS, words_budget or DEFAULT_WORDS
@@ -243,8 +246,6 @@ class QuizSession(QuizSaving):
 
     def answer(self, choice: str) -> Path:
         """Record 'a', 'b' or 'tie' for the current question, refit, and save the profile."""
-        from prefchat.profiles.model import Answer, now_iso
-
         if choice not in OUTCOME:
             raise PrefchatError(f"answer must be one of {', '.join(CHOICES)}, not {choice!r}")
         q = self.current()
@@ -337,11 +338,6 @@ def open_session(profile: str | None = None, basis: str | Path | None = None,
     (unless the profile holds live answers and pair_diffs_fn loads a scorer for them).
     questions: exactly that many; None: the default quiz (about five minutes of reading).
     Every problem becomes a PrefchatError naming the file and the fix."""
-    from prefchat.basis import load_basis
-    from prefchat.corpus.load import load_corpus
-    from prefchat.profiles.model import check_name
-    from prefchat.profiles.store import ProfileStore
-
     if questions is not None and questions < 1:
         raise PrefchatError(f"--questions must be at least 1, not {questions}")
     if stop_sd is not None and not stop_sd > 0:

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
+from prefchat.onboarding.live import LivePair
+from prefchat.profiles.model import new_profile
+from prefchat.profiles.store import ProfileChanged, answer_key, merge_answers
+from prefchat.reward.elicit import fit_lambda
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # P(displayed A preferred); ties count as 0.5 (docs/FORMATS.md, Corpus)
 
@@ -20,8 +24,6 @@ class QuizSaving:
     # -- profile -------------------------------------------------------------------------------------
 
     def profile(self):
-        from prefchat.profiles.model import new_profile
-
         lam, prec = self.elicitor.lam, self.elicitor.precision
         if self.foreign:
             lam, prec = self._fit_with_foreign()
@@ -31,8 +33,6 @@ class QuizSaving:
     @property
     def unsaved(self) -> int:
         """How many of this quiz's answers are not on disk (0 after a successful save)."""
-        from prefchat.profiles.store import answer_key
-
         if self.save_error is None:
             return 0
         return sum(answer_key(a) not in self._saved_keys for a in self.answers)
@@ -43,8 +43,6 @@ class QuizSaving:
         concurrent writers never lose each other's answers. On failure the answers stay in memory,
         `save_error` says why, and the next save (next answer, undo or quit) tries again. The first
         save also makes it the default profile when there is none, so `prefchat` finds it."""
-        from prefchat.profiles.store import ProfileChanged, answer_key, merge_answers
-
         try:
             with self.store.lock(self.name):
                 current, rev = self.store.read_optional(self.name)
@@ -84,8 +82,6 @@ class QuizSaving:
         """lambda over this quiz's answers plus those another writer added: pool rows give their
         pair differences (texts matched as in replay); answers from elsewhere (the chat) have no
         pool row and stay in the file for the next refit."""
-        from prefchat.reward.elicit import fit_lambda
-
         index = self._pool_index()
         v, y = [], []
         for a in self.answers + self.foreign:
@@ -127,8 +123,6 @@ class QuizSaving:
         """Rebuild the state from a saved profile's onboarding answers (exact: see module doc).
         pair_diffs_fn(prompts, a, b) -> phi differences, for answers to live questions (None: such
         answers are refused with the fix)."""
-        from prefchat.profiles.store import answer_key
-
         self.revision = revision
         index = self._pool_index()
         unmatched = [a for a in profile.answers if (a.prompt, a.a, a.b) not in index]
@@ -150,8 +144,6 @@ class QuizSaving:
                                 f"kept until your first new answer) or pick another --profile NAME")
         for a in profile.answers:
             if id(a) in live_diffs:
-                from prefchat.onboarding.live import LivePair
-
                 self._record_live(LivePair(a.prompt, a.a, a.b, live_diffs[id(a)]), a.choice)
                 self.answers.append(a)
                 continue

@@ -7,6 +7,7 @@ without answers it is refused, since its lambda means nothing in this basis."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,8 +58,6 @@ class ImportResult:
 
 def read_profile_file(path: Path | str) -> Profile:
     """Read and validate an untrusted profile file ('-' is stdin)."""
-    import sys
-
     src = str(path)
     try:
         if src == "-":

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+import numpy as np
+
 from prefchat.errors import PrefchatError
 
 FORMAT = "prefchat.profile"
@@ -96,13 +98,9 @@ class Profile:
         return replace(self, name=check_name(name))
 
     def lam_array(self):
-        import numpy as np
-
         return np.asarray(self.lam, dtype=np.float64)
 
     def precision_array(self):
-        import numpy as np
-
         return np.asarray(self.precision, dtype=np.float64)
 
 
@@ -110,8 +108,6 @@ def new_profile(name: str, basis_name: str, fingerprint: str, lam, precision, an
                 created_at: str | None = None) -> Profile:
     """Build a profile from numpy results; the precision is symmetrised exactly ((P + P^T)/2 is
     bitwise symmetric), because the Newton Hessian is only symmetric up to rounding."""
-    import numpy as np
-
     lam = np.asarray(lam, dtype=np.float64)
     P = np.asarray(precision, dtype=np.float64)
     P = 0.5 * (P + P.T)
@@ -141,8 +137,6 @@ def _max_depth(data: bytes) -> int:
     sequences never contain ASCII bytes, so scanning the raw bytes is exact for valid JSON; for
     invalid JSON the estimate may be off, but json.loads rejects such text anyway (and its C scanner
     raises RecursionError rather than crashing, which _decode also catches)."""
-    import numpy as np
-
     global _BRACKET
     if _BRACKET is None:
         lut = np.zeros(256, dtype=np.int8)
@@ -284,8 +278,6 @@ def _timestamp(v: object, where: str) -> str:
 
 
 def _check_precision(rows: list[list[float]], where: str) -> None:
-    import numpy as np
-
     P = np.asarray(rows, dtype=np.float64)
     scale = max(1.0, float(np.abs(P).max()))
     if np.abs(P - P.T).max() > 1e-9 * scale:

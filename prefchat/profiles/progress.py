@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from prefchat.profiles.store import atomic_write
+
 KEY = "unfinished_quiz"
 
 
@@ -22,8 +24,6 @@ def _entries(settings: dict) -> dict:
 def record_quiz(store, name: str, unfinished_total: Optional[int]) -> None:
     """Remember that `name`'s quiz of `unfinished_total` questions is unfinished (None: finished).
     Writes only when that changes, so most answers cost no extra write."""
-    from prefchat.profiles.store import atomic_write
-
     settings = store._read_settings()
     entries = _entries(settings)
     if entries.get(name) == unfinished_total:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
+
 from prefchat.errors import PrefchatError
 from prefchat.profiles.model import Profile, new_profile
+from prefchat.reward.elicit import fit_lambda
 
 # pair_diffs_fn(prompts, a_texts, b_texts) -> (n, J) array of phi(x, a) - phi(x, b). Injected rather
 # than imported so this module stays numpy-only: the CLI passes the basis scorer's pair_diffs (which
@@ -21,10 +24,6 @@ OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}  # y = P(a preferred); v = phi(a) - p
 
 def refit(profile: Profile, basis, pair_diffs_fn: PairDiffsFn) -> Profile:
     """A copy of profile with lambda, precision and basis reference fitted on `basis`."""
-    import numpy as np
-
-    from prefchat.reward.elicit import fit_lambda
-
     if not profile.answers:
         raise PrefchatError(f"profile '{profile.name}' has no answers (a vector-only export?), so it "
                             "cannot be refitted; import a full export or redo onboarding")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -81,8 +82,6 @@ def header(profile: Profile, is_default: bool = False) -> Text:
 
 def render(profile: Profile, basis=None, is_default: bool = False):
     """Rich renderable for `prefchat profile show`. basis: the loaded Basis, or None if unavailable."""
-    import numpy as np
-
     parts = [header(profile, is_default)]
     matches = basis is not None and basis.fingerprint == profile.basis.fingerprint and basis.axes
     if matches:

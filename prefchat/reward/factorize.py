@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from prefchat.reward.data import PairTable, Preferences
+from prefchat.reward.elicit import fit_lambda
 
 
 @dataclass
@@ -165,14 +167,10 @@ class PReF:
     @staticmethod
     def _sync_ctx(model: nn.Module, last: bool):
         """For a DDP model: no gradient all-reduce until the last micro-batch's backward."""
-        import contextlib
-
         return model.no_sync() if not last and hasattr(model, "no_sync") else contextlib.nullcontext()
 
     def _autocast_ctx(self):
         """Forward (not backward) in the autocast dtype, e.g. bf16 on a GPU."""
-        import contextlib
-
         if not self.autocast:
             return contextlib.nullcontext()
         return torch.autocast(torch.device(self.device).type, dtype=getattr(torch, self.autocast))
@@ -305,8 +303,6 @@ class PReF:
     @torch.no_grad()
     def _refit_users(self, model, inputs, pairs: PairTable, prefs: Preferences, dev, lam0: np.ndarray
                      ) -> np.ndarray:
-        from prefchat.reward.elicit import fit_lambda
-
         all_pairs = torch.arange(len(pairs), device=dev)
         diffs = torch.cat([self._pair_diffs(model, inputs, pairs, b) for b in all_pairs.split(4096)])
         diffs = diffs.double().cpu().numpy()

@@ -13,6 +13,9 @@ import numpy as np
 import torch
 
 from prefchat.reward.data import PairTable, Preferences
+from prefchat.reward.elicit import population_prior
+from prefchat.reward.evaluate import elicitation_curve, fixed_scores
+from prefchat.reward.metrics import principal_angles
 
 
 @dataclass
@@ -85,10 +88,7 @@ def run_experiment(problem: SyntheticProblem, n_components: int | None = None, s
     Returns principal angles to the true pair-difference subspace (degrees, on held-out prompts),
     the validation AUC (train users, held-out prompts), the new users' AUC curves per strategy, the
     oracle AUC (true lambda*, true phi), and the training time."""
-    from prefchat.reward.elicit import population_prior
-    from prefchat.reward.evaluate import elicitation_curve, fixed_scores
     from prefchat.reward.factorize import PReF
-    from prefchat.reward.metrics import principal_angles
 
     J = n_components or problem.true_phi.shape[1]
     pref_kwargs.setdefault("weight_decay", 1e-2)
@@ -123,8 +123,6 @@ def run_experiment(problem: SyntheticProblem, n_components: int | None = None, s
 def seed_study(problem: SyntheticProblem, seeds=(0, 1, 2), **kwargs) -> dict:
     """Seed-to-seed spread of training (the paper's Figure 3A): the validation AUC per seed, and the
     mean largest principal angle between the subspaces that different seeds learn."""
-    from prefchat.reward.metrics import principal_angles
-
     runs = [run_experiment(problem, seed=s, strategies=(), **kwargs) for s in seeds]
     spread = [float(np.degrees(principal_angles(runs[i]["test_diffs"], runs[j]["test_diffs"]).max()))
               for i in range(len(runs)) for j in range(i + 1, len(runs))]

@@ -18,6 +18,9 @@ the widgets and key hints in tui/chat_widgets.py."""
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+import tempfile
 import threading
 from typing import Callable, Optional
 
@@ -28,15 +31,16 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from prefchat.chat.history import KIND_WORDS
 from prefchat.config import DEFAULT_KEYMAP
 from prefchat.errors import PrefchatError
 from prefchat.omp import prefer_passive_waits
 from prefchat.textsafe import clean
 from prefchat.tui.chat_css import CSS
 from prefchat.tui.chat_generation import GenerationMixin, unexpected_error
-from prefchat.tui.chat_screens import (AlternativesScreen, ChatHelpScreen, ChatScreen, HistoryScreen,
-                                       SystemPromptScreen)
+from prefchat.tui.chat_screens import AlternativesScreen, ChatHelpScreen, ChatScreen, HistoryScreen, SystemPromptScreen
 from prefchat.tui.chat_widgets import ChatInput, Notice, ReplyBubble, UserBubble, help_text, reply_meta
+from prefchat.tui.clipboard import copy_with_tool, payload
 
 
 class ChatApp(GenerationMixin, App):
@@ -206,7 +210,6 @@ class ChatApp(GenerationMixin, App):
         if p is None or p is self._history_warned:
             return
         self._history_warned = p
-        from prefchat.chat.history import KIND_WORDS
 
         self.notice(f"{KIND_WORDS.get(p.kind, 'history failed')}: this conversation is not being "
                     f"saved ({p})", error=True)
@@ -242,7 +245,6 @@ class ChatApp(GenerationMixin, App):
         if msg is None:
             self.notify("No reply to copy yet.", timeout=2)
             return
-        from prefchat.tui.clipboard import copy_with_tool, payload
 
         text = payload(msg.content)  # cleaned and bounded: also what OSC 52 carries
         cut = " (cut to the first part)" if len(text) < len(msg.content) else ""
@@ -355,10 +357,6 @@ class ChatApp(GenerationMixin, App):
 
     def action_editor(self) -> None:
         """Write the prompt in $VISUAL/$EDITOR; what is saved comes back into the input."""
-        import shlex
-        import subprocess
-        import tempfile
-
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         fd, path = tempfile.mkstemp(prefix="prefchat-", suffix=".md")
         try:

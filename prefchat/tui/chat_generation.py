@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Markdown, Static
 
+from prefchat.chat import Cancelled
 from prefchat.errors import PrefchatError
 from prefchat.textsafe import clean
 from prefchat.tui.chat_widgets import ReplyBubble, UserBubble, reply_meta
@@ -72,8 +73,6 @@ class GenerationMixin:
 
     @work(thread=True, exit_on_error=False, group="generate")
     def _generate(self, cancel: threading.Event) -> None:
-        from prefchat.chat import Cancelled  # the UI reaches llm/ only through chat/
-
         try:
             result = self.session.generate(self._on_delta, cancel)
         except Cancelled:

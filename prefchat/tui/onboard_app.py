@@ -11,6 +11,7 @@ widget talks to the model: the worker calls the driver, which goes through the c
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,10 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from prefchat.errors import PrefchatError
+from prefchat.onboarding.quiz import QuizSession, leanings
+from prefchat.profiles.view import render
+from prefchat.textsafe import clean
 from prefchat.tui.onboard_css import CSS
 from prefchat.tui.onboard_screens import HelpScreen, LivePromptScreen, WaitScreen
-from prefchat.onboarding.quiz import QuizSession, leanings
-from prefchat.textsafe import clean
+from prefchat.tui.plain import final_save, unsaved_note
 from prefchat.tui.widgets import ResponsePanel, settled_bar
 
 WIDE = 110  # columns from which A and B sit side by side
@@ -122,8 +125,6 @@ class QuizScreen(Screen):
     # -- input ---------------------------------------------------------------------------------------
 
     def action_choose(self, choice: str) -> None:
-        from prefchat.tui.plain import unsaved_note
-
         try:
             self.session.answer(choice)
         except PrefchatError:  # e.g. the disk is full: say so, keep the answer in memory
@@ -131,8 +132,6 @@ class QuizScreen(Screen):
         self.app.after_answer()
 
     def action_undo(self) -> None:
-        from prefchat.tui.plain import unsaved_note
-
         try:
             if not self.session.undo():
                 self.notify("Nothing to undo yet.", timeout=2)
@@ -178,8 +177,6 @@ class DoneScreen(Screen):
             yield Button("enter: finish", id="finish", compact=True, variant="primary")
 
     def _summary(self) -> Group:
-        from prefchat.profiles.view import render
-
         s = self.session
         prof = s.profile()
         lean = leanings(s.rows()) if s.basis.axes else []
@@ -195,8 +192,6 @@ class DoneScreen(Screen):
         elif s.basis.axes:
             parts.append(Text("No clear leaning yet: a few more answers would sharpen it."))
         if s.unsaved:
-            from prefchat.tui.plain import unsaved_note
-
             parts.append(Text("Not saved: " + unsaved_note(s) + ".", style="bold red"))
         else:
             parts.append(Text.assemble("Saved to ", (str(s.path), "bold")))
@@ -294,7 +289,6 @@ class OnboardApp(App[Outcome]):
     def _live_prompted(self, prompt: str | None) -> None:
         if not prompt:
             return
-        import threading
 
         self._live_cancel = threading.Event()
         self.push_screen(WaitScreen())
@@ -336,8 +330,6 @@ class OnboardApp(App[Outcome]):
             self.push_screen(HelpScreen(HELP))
 
     def action_quit_quiz(self) -> None:
-        from prefchat.tui.plain import final_save
-
         s = self.session
         lost = final_save(s) if s is not None else None
         self.exit(Outcome("done" if s is not None and s.done else "quit", s, lost=lost))

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz import MORE_QUESTIONS, QuizSession, leanings
+from prefchat.profiles.view import render
 from prefchat.textsafe import clean
 
 KEYS = {"a": "a", "b": "b", "n": "tie", "=": "tie", "tie": "tie"}
@@ -70,8 +71,6 @@ def _show(console: Console, s: QuizSession) -> None:
 
 
 def summary(console: Console, s: QuizSession) -> None:
-    from prefchat.profiles.view import render
-
     console.print(Rule("Your profile"))
     console.print(render(s.profile(), s.basis))
     console.print(f"{s.answered} answers, {s.words_read:.0f} words read.", markup=False, highlight=False)

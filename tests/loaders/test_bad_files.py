@@ -182,3 +182,11 @@ def test_fuzz_every_loader(fmt, tmp_path_factory):
         check_loader(tmp, fmt, data)
 
     run()
+
+
+def test_a_score_too_large_for_a_float_is_not_a_number():
+    """Hypothesis found it: a 5,000-digit JSON integer made math.isfinite raise OverflowError."""
+    from prefchat.loaders.formats import _is_num
+
+    assert not _is_num(10 ** 5000) and _is_num(3) and _is_num(2.5)
+    assert not _is_num(float("nan")) and not _is_num(True)
