@@ -26,7 +26,7 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.commands",)],
     [("prefchat.tui",)],
     [("prefchat.chat",), ("prefchat.onboarding",)],
-    [("prefchat.rerank",), ("prefchat.evaluation",), ("prefchat.bench",)],
+    [("prefchat.rerank",), ("prefchat.basis.evaluate",), ("prefchat.bench",)],
     [("prefchat.config",)],  # validates `candidates` against generation's strategies; builds backends
     [("prefchat.generation",)],  # the guard, card and strategies every pick uses
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import now_iso
+from prefchat.profiles.profile import now_iso
 from prefchat.profiles.store import data_dir
 from prefchat.textsafe import visible
 

@@ -25,7 +25,7 @@ from prefchat.config import Config
 from prefchat.errors import PrefchatError
 from prefchat.generation.strategies import DEFAULT_STRATEGY, candidate_instructions
 from prefchat.llm import GenerationRequest
-from prefchat.profiles.model import Answer, now_iso
+from prefchat.profiles.profile import Answer, now_iso
 from prefchat.profiles.refit import refit
 from prefchat.profiles.store import ProfileStore
 from prefchat.rerank import Ranked, Reranker, RerankResult

@@ -28,7 +28,7 @@ from prefchat.chat.factory import make_session
 from prefchat.config import Config
 from prefchat.corpus import load_corpus
 from prefchat.omp import prefer_passive_waits
-from prefchat.profiles.model import new_profile
+from prefchat.profiles.profile import new_profile
 from prefchat.profiles.store import ProfileStore
 
 

@@ -15,7 +15,7 @@ from prefchat.commands.eval_generation import run
 from prefchat.commands.progress import stage_bars
 from prefchat.corpus.load import load_corpus, require_prompts
 from prefchat.errors import PrefchatError
-from prefchat.evaluation import run_eval
+from prefchat.basis.evaluate import run_eval
 
 # Progress bars (stderr) for run_eval's stages: the whole run takes minutes on 2 cores.
 EVAL_STAGES = {"encode": "encoding responses", "active": "new users, active questions",

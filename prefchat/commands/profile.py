@@ -20,7 +20,7 @@ from prefchat.generation.traits import estimate
 from prefchat.profiles.exchange import chat_answers, export_bytes, export_to_file, import_profile, read_profile_file
 from prefchat.profiles.refit import refit
 from prefchat.profiles.store import ProfileChanged, ProfileStore
-from prefchat.profiles.view import render
+from prefchat.tui.profile_view import render
 
 app = typer.Typer(help="Manage personal profiles (what you like, as a vector on the basis).",
                   no_args_is_help=True)

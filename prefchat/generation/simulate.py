@@ -37,7 +37,7 @@ from prefchat.generation import relevance
 from prefchat.generation.card import TRAIT_PHRASES
 from prefchat.generation.guard import order, screen
 from prefchat.generation.strategies import STRATEGIES, candidate_instructions
-from prefchat.profiles.model import Answer, new_profile
+from prefchat.profiles.profile import Answer, new_profile
 from prefchat.reward.elicit import Elicitor
 
 NS = (1, 2, 4, 8)

@@ -35,7 +35,7 @@ from prefchat.corpus.load import load_corpus
 from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz_saving import OUTCOME, QuizSaving
-from prefchat.profiles.model import Answer, check_name, now_iso
+from prefchat.profiles.profile import Answer, check_name, now_iso
 from prefchat.profiles.store import ProfileStore
 from prefchat.reward.elicit import Elicitor
 
@@ -123,7 +123,7 @@ class QuizSession(QuizSaving):
         self.stop_sd = stop_sd
         self.stopped_early = False
         self.created_at: str | None = None
-        self.answers: list = []           # prefchat.profiles.model.Answer, in the order asked
+        self.answers: list = []           # prefchat.profiles.profile.Answer, in the order asked
         self.flips: list[bool] = []
         self.saved_path: Path | None = None
         self.resumed = 0                  # answers replayed from the saved profile

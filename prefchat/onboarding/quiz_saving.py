@@ -13,7 +13,7 @@ import numpy as np
 
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.live import LivePair
-from prefchat.profiles.model import new_profile
+from prefchat.profiles.profile import new_profile
 from prefchat.profiles.store import ProfileChanged, answer_key, merge_answers
 from prefchat.reward.elicit import fit_lambda
 

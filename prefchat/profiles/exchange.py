@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import Profile, check_name, parse_bytes
+from prefchat.profiles.profile import Profile, check_name, parse_bytes
 from prefchat.profiles.refit import PairDiffsFn, refit
 from prefchat.profiles.store import ProfileStore, atomic_write, read_capped
 
@@ -61,7 +61,7 @@ def read_profile_file(path: Path | str) -> Profile:
     src = str(path)
     try:
         if src == "-":
-            from prefchat.profiles.model import MAX_FILE_BYTES
+            from prefchat.profiles.profile import MAX_FILE_BYTES
 
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
             src = "<stdin>"

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import Profile, new_profile
+from prefchat.profiles.profile import Profile, new_profile
 from prefchat.reward.elicit import fit_lambda
 
 # pair_diffs_fn(prompts, a_texts, b_texts) -> (n, J) array of phi(x, a) - phi(x, b). Injected rather

@@ -28,7 +28,7 @@ from typing import Optional
 
 from prefchat.errors import PrefchatError
 from prefchat.profiles.lock import profile_lock
-from prefchat.profiles.model import MAX_FILE_BYTES, Answer, Profile, check_name, now_iso, parse_bytes
+from prefchat.profiles.profile import MAX_FILE_BYTES, Answer, Profile, check_name, now_iso, parse_bytes
 
 SETTINGS_FILE = "settings.json"
 TEMP_PREFIX = "."          # temp files are dotfiles so list() never mistakes them for profiles

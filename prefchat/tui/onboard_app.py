@@ -26,7 +26,7 @@ from textual.widgets import Button, Static
 
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz import QuizSession, leanings
-from prefchat.profiles.view import render
+from prefchat.tui.profile_view import render
 from prefchat.textsafe import clean
 from prefchat.tui.onboard_css import CSS
 from prefchat.tui.onboard_screens import HelpScreen, LivePromptScreen, WaitScreen

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz import MORE_QUESTIONS, QuizSession, leanings
-from prefchat.profiles.view import render
+from prefchat.tui.profile_view import render
 from prefchat.textsafe import clean
 
 KEYS = {"a": "a", "b": "b", "n": "tie", "=": "tie", "tie": "tie"}

@@ -31,7 +31,7 @@ def home(tmp_path, monkeypatch):
 
 
 def make_profile(basis, name="me", lam=None, answers=()):
-    from prefchat.profiles.model import new_profile
+    from prefchat.profiles.profile import new_profile
     from prefchat.profiles.store import ProfileStore
 
     mean, prec = basis.prior

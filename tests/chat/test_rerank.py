@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import BasisRef
+from prefchat.profiles.profile import BasisRef
 from prefchat.rerank import NO_PROFILE_NOTE, Reranker, order
 
 from .conftest import make_profile

@@ -78,7 +78,7 @@ def test_own_directories_are_private(tmp_path, basis, monkeypatch):
 
 
 def test_export_says_when_it_carries_chat_text(home, basis, tmp_path):
-    from prefchat.profiles.model import Answer
+    from prefchat.profiles.profile import Answer
 
     answers = [Answer("onboard prompt", "a1", "b1", "a", "onboard", "2026-11-30T10:00:00Z"),
                Answer("my private chat prompt", "reply one", "reply two", "a", "chat",

@@ -18,7 +18,7 @@ from prefchat.generation.card import (
     trait_matrix,
 )
 from prefchat.generation.strategies import STRATEGIES, candidate_instructions
-from prefchat.profiles.model import BasisRef, new_profile
+from prefchat.profiles.profile import BasisRef, new_profile
 
 from .conftest import example, personas
 
@@ -113,7 +113,7 @@ def test_where_the_card_weights_come_from(basis):
     """Labelled quiz answers while they are at least half of the answers; lambda through the axes
     otherwise (vector-only export, or a profile that has learned mostly from chat picks)."""
     from prefchat.generation.traits import estimate
-    from prefchat.profiles.model import Answer
+    from prefchat.profiles.profile import Answer
 
     prof = example("concise-formal")
     est = estimate(prof, basis)

@@ -25,7 +25,7 @@ JUNK = ["   ", "OK.", "\x00", "Boil the egg for seven minutes. " * 30, OFF_TOPIC
 def concise(basis):
     """A profile whose lambda puts weight -2 on length (concise) and nothing on the other traits."""
     from prefchat.generation.card import trait_matrix
-    from prefchat.profiles.model import new_profile
+    from prefchat.profiles.profile import new_profile
 
     w = np.zeros(len(TRAITS))
     w[TRAITS.index("length")] = -2.0

@@ -129,7 +129,7 @@ def test_scorer_reads_a_bounded_prefix():
 
     from prefchat import rerank as rr
     from prefchat.basis import load_basis
-    from prefchat.profiles.model import new_profile
+    from prefchat.profiles.profile import new_profile
 
     basis = load_basis()
     mean, prec = basis.prior

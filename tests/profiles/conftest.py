@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from prefchat.basis import TRAIT_POLES, fingerprint
-from prefchat.profiles.model import new_profile
+from prefchat.profiles.profile import new_profile
 
 
 def write_basis(root: Path, name: str = "test-basis", dims: int = 4, seed: int = 0) -> Path:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefchat.cli import app
-from prefchat.profiles.model import parse_bytes
+from prefchat.profiles.profile import parse_bytes
 from prefchat.profiles.store import ProfileStore
 
 from .conftest import fake_pair_diffs, make_profile

@@ -11,7 +11,7 @@ import pytest
 from prefchat.basis import load_basis
 from prefchat.errors import PrefchatError
 from prefchat.profiles.exchange import export_bytes, export_to_file, import_file
-from prefchat.profiles.model import parse_bytes
+from prefchat.profiles.profile import parse_bytes
 from prefchat.profiles.refit import refit
 from prefchat.profiles.store import ProfileStore
 from prefchat.reward.elicit import fit_lambda

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from prefchat.basis import load_basis
 from prefchat.errors import PrefchatError
 from prefchat.profiles.exchange import import_file
-from prefchat.profiles.model import MAX_ANSWERS, MAX_FILE_BYTES
+from prefchat.profiles.profile import MAX_ANSWERS, MAX_FILE_BYTES
 from prefchat.profiles.store import ProfileStore
 
 from .conftest import fake_pair_diffs, make_profile

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import MAX_FILE_BYTES, check_name, from_dict, parse_bytes
+from prefchat.profiles.profile import MAX_FILE_BYTES, check_name, from_dict, parse_bytes
 
 from .conftest import make_profile
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from prefchat.profiles.model import parse_bytes
+from prefchat.profiles.profile import parse_bytes
 from prefchat.profiles.store import ProfileStore
 
 from .conftest import write_basis

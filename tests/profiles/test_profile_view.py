@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prefchat.profiles.view import BAR_CELLS, bar, trait_line
+from prefchat.tui.profile_view import BAR_CELLS, bar, trait_line
 
 
 def _dot(s: str) -> int:
@@ -26,7 +26,7 @@ def test_trait_line():
 
 
 def test_captured_is_explained_and_weak_traits_named():
-    from prefchat.profiles.view import WEAK, captured_notes
+    from prefchat.tui.profile_view import WEAK, captured_notes
 
     rows = [{"trait": "length", "captured": 1.0}, {"trait": "humour", "captured": 0.666},
             {"trait": "confidence", "captured": 0.856}]
@@ -42,8 +42,8 @@ def test_shipped_basis_names_humour_as_read_weakly(tmp_path, monkeypatch):
     from rich.console import Console
 
     from prefchat.basis import load_basis
-    from prefchat.profiles.model import new_profile
-    from prefchat.profiles.view import render
+    from prefchat.profiles.profile import new_profile
+    from prefchat.tui.profile_view import render
 
     b = load_basis()
     mean, prec = b.prior

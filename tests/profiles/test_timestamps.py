@@ -4,7 +4,7 @@ trailing Z nor 1-5 fraction digits; CI runs the suite on 3.10 as well)."""
 import pytest
 
 from prefchat.errors import PrefchatError
-from prefchat.profiles.model import _timestamp
+from prefchat.profiles.profile import _timestamp
 
 
 @pytest.mark.parametrize("s", ["2026-11-26T21:00:00Z", "2026-11-26T21:00:00+02:00", "2026-11-26T21:00:00.5Z",

@@ -192,7 +192,7 @@ def test_profile_from_another_basis_is_refused_with_the_fix(quiz_env, tmp_path):
 
 
 def test_answers_that_are_not_quiz_questions_are_not_silently_dropped(quiz_env):
-    from prefchat.profiles.model import Answer, new_profile
+    from prefchat.profiles.profile import Answer, new_profile
     from prefchat.profiles.store import ProfileStore
 
     s = open_quiz(quiz_env)

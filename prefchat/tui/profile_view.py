@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from prefchat.profiles.model import Profile
+from prefchat.profiles.profile import Profile
 
 BAR_CELLS = 21
 SCALE = 1.0  # tanh(value / SCALE): a weight of ±1 log-odds lands three quarters of the way out
