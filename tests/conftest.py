@@ -12,6 +12,7 @@ also survives between runs; `pytest --cache-clear` starts it afresh."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,15 @@ def basis():
 @pytest.fixture(scope="session")
 def scorer(basis):
     return basis.scorer(device="cpu")
+
+
+@pytest.fixture
+def tmpfs_64k(tmp_path):
+    """A real 64 KiB tmpfs, for disk-full tests (needs root / CAP_SYS_ADMIN; skipped without)."""
+    d = tmp_path / "tmpfs"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)

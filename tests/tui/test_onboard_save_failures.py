@@ -24,18 +24,12 @@ FILLER = 50 * 1024  # leaves room for the first few saves of the test corpus' pr
 
 
 @pytest.fixture
-def tiny_home(tmp_path, quiz_env, monkeypatch):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+def tiny_home(tmpfs_64k, quiz_env, monkeypatch):
+    d = tmpfs_64k
     (d / "filler").write_bytes(b"\0" * FILLER)
     monkeypatch.setenv("PREFCHAT_HOME", str(d))
     quiz_env["home"] = d
-    yield d
-    subprocess.run(["umount", "-l", str(d)], check=False)
+    return d
 
 
 def run_plain(env, stdin, questions=15):
