@@ -1,1 +1,1 @@
-"""Benchmarks behind `prefchat bench` (phase 2 moves each subcommand's code here from commands/bench.py)."""
+"""Benchmarks behind `prefchat bench` (phase 2 moves each subcommand's code here from commands/bench_*.py)."""
