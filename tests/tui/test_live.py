@@ -29,18 +29,6 @@ def tiny_gguf(tmp_path_factory):
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
-@pytest.fixture(scope="module")
-def basis():
-    from prefchat.basis import load_basis
-
-    return load_basis()
-
-
-@pytest.fixture(scope="module")
-def scorer(basis):
-    return basis.scorer(device="cpu")
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     for v in ("PREFCHAT_BACKEND", "PREFCHAT_MODEL", "PREFCHAT_BASE_URL", "PREFCHAT_BASIS", "PREFCHAT_N"):
