@@ -28,13 +28,13 @@ except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a conditi
     import tomli as tomllib
 
 from prefchat.errors import PrefchatError
+from prefchat.fileio import atomic_write
 from prefchat.generation.strategies import STRATEGIES
 from prefchat.keynames import NAMED_KEYS, valid_key_name
 from prefchat.llm import BACKEND_KINDS, canonical_kind, make_backend
 from prefchat.llm.endpoint import mask, resolve
-from prefchat.profiles.store import atomic_write
+from prefchat.paths import config_path, ensure_dir
 
-CONFIG_ENV = "PREFCHAT_CONFIG"
 BACKENDS = BACKEND_KINDS  # names and aliases live in prefchat.llm (canonical_kind)
 
 # action -> comma-separated Textual key names. Defaults avoid keys terminals swallow (ctrl+s/q flow
@@ -134,7 +134,6 @@ class Config:
         return d
 
 
-from prefchat.paths import config_path  # noqa: E402  (its home is prefchat.paths; kept importable here)
 
 
 def _line_of(text: str, key: str, table: Optional[str] = None) -> int:
@@ -352,9 +351,7 @@ def set_value(key: str, raw: str, path: Optional[Path] = None) -> Path:
         data[key] = parse_value(key, raw, "command line")
     text = dumps(data)
     try:
-        from prefchat.profiles.store import make_private_dirs
-
-        make_private_dirs(path.parent)
+        ensure_dir(path.parent)
         atomic_write(path, text.encode("utf-8"))
         os.chmod(path, 0o600)
     except OSError as exc:

@@ -100,7 +100,8 @@ def ensure_dir(path: str | os.PathLike, mode: int = 0o700) -> Path:
         try:
             d.mkdir(mode=mode)
         except FileExistsError:  # another process made it between the check and the mkdir
-            pass
+            continue
+        os.chmod(d, mode)  # mkdir's mode is filtered by the umask; the mode asked for is the promise
     if not path.is_dir():
         raise NotADirectoryError(path)
     return path

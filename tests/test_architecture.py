@@ -32,7 +32,7 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],
     [("prefchat.data", "prefchat.corpus", "prefchat.loaders")],
     [("prefchat.reward",)],
-    [("prefchat.paths",), ("prefchat.fileio", "prefchat.digest"), ("prefchat.errors",), ("prefchat.textsafe",),
+    [("prefchat.paths",), ("prefchat.fileio",), ("prefchat.errors",), ("prefchat.textsafe",),
      ("prefchat.omp",), ("prefchat.keynames",), ("prefchat",)],
 ]
 # Imports that are forbidden even though the layers would allow them.

@@ -31,13 +31,15 @@ def test_locations_follow_the_environment(monkeypatch, tmp_path):
     assert paths.config_path() == Path(user_config_dir("prefchat")) / "config.toml"
 
 
-def test_old_homes_still_answer_from_paths():
-    from prefchat.config import config_path
-    from prefchat.corpus import shipped_corpus_path
-    from prefchat.profiles.store import data_dir
+def test_shipped_locations_exist_and_have_one_home():
+    import prefchat.basis
+    import prefchat.config
+    import prefchat.profiles.store
 
-    assert data_dir is paths.data_dir and config_path is paths.config_path
-    assert shipped_corpus_path is paths.shipped_corpus_path and paths.shipped_corpus_path().is_file()
+    # The locations live in prefchat.paths only; the old homes no longer re-export them.
+    assert not hasattr(prefchat.basis, "shipped_models_dir") and not hasattr(prefchat.config, "CONFIG_ENV")
+    assert prefchat.profiles.store.data_dir is paths.data_dir  # imported for its own use, from paths
+    assert paths.shipped_corpus_path().is_file()
     assert (paths.shipped_models_dir() / "style-v1" / "basis.json").is_file()
     assert sorted(p.name for p in paths.shipped_profiles_dir().glob("*.json"))
 

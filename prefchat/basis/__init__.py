@@ -22,8 +22,7 @@ from prefchat.basis.format import (
     fingerprint,
     load_basis,
     resolve_basis_path,
-    shipped_models_dir,
 )
 
 __all__ = ["DEFAULT_BASIS", "FORMAT", "FORMAT_VERSION", "TRAIT_POLES", "Axis", "Basis", "Pool", "fingerprint",
-           "load_basis", "resolve_basis_path", "shipped_models_dir"]
+           "load_basis", "resolve_basis_path"]

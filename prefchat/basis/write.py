@@ -11,34 +11,17 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool, fingerprint
+from prefchat.fileio import atomic_write
 from prefchat.paths import ensure_dir
 
 HEAD_FILE = "head.safetensors"
 POOL_FILE = "pool.npz"
 META_FILE = "basis.json"
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def pool_bytes(pool: Pool) -> bytes:
@@ -58,8 +41,8 @@ def write_basis(out: str | os.PathLike, meta: dict, head: Mapping, pool: Pool) -
         raise ValueError(f"basis meta must carry format {FORMAT!r} version {FORMAT_VERSION}")
     out = ensure_dir(out, mode=0o755)  # a basis is shareable, unlike a profile
     head_bytes = save({k: v.detach().cpu().contiguous() for k, v in head.items()})
-    _replace(out / HEAD_FILE, head_bytes)
-    _replace(out / POOL_FILE, pool_bytes(pool))
+    atomic_write(out / HEAD_FILE, head_bytes)
+    atomic_write(out / POOL_FILE, pool_bytes(pool))
     meta = {**meta, "fingerprint": fingerprint(head_bytes, meta["encoder"])}
-    _replace(out / META_FILE, (json.dumps(meta, indent=1) + "\n").encode())
+    atomic_write(out / META_FILE, (json.dumps(meta, indent=1) + "\n").encode())
     return meta

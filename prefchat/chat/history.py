@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Optional
 
 from prefchat.errors import PrefchatError
+from prefchat.paths import data_dir, ensure_dir
 from prefchat.profiles.profile import now_iso
-from prefchat.profiles.store import data_dir
 from prefchat.textsafe import visible
 
 DB_NAME = "history.sqlite3"
@@ -145,9 +145,7 @@ class History:
 
     def _open(self) -> None:
         try:
-            from prefchat.profiles.store import make_private_dirs
-
-            make_private_dirs(self.path.parent)
+            ensure_dir(self.path.parent)
             new = not self.path.exists()
             self.db = sqlite3.connect(str(self.path), check_same_thread=False,
                                       timeout=BUSY_TIMEOUT_S)

@@ -13,7 +13,8 @@ from typing import Optional
 
 import typer
 
-from prefchat.basis import load_basis, shipped_models_dir
+from prefchat.basis import load_basis
+from prefchat.paths import shipped_models_dir
 from prefchat.basis.train import cached_features
 from prefchat.corpus import load_corpus
 from prefchat.errors import PrefchatError

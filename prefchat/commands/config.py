@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from prefchat.config import config_path, load_config, set_value, show_toml
+from prefchat.config import load_config, set_value, show_toml
+from prefchat.paths import config_path
 
 app = typer.Typer(help="Show or change settings (backend, model, n, keys, ...).", no_args_is_help=True)
 

@@ -18,6 +18,7 @@ from importlib import metadata
 import typer
 
 from prefchat.errors import PrefchatError
+from prefchat.paths import config_path
 
 
 def register(root: typer.Typer) -> None:
@@ -35,7 +36,7 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     problems = 0
     # config
     try:
-        from prefchat.config import config_path, load_config
+        from prefchat.config import load_config
 
         cfg = load_config()
         _line(True, "config", f"{config_path()}{'' if config_path().exists() else ' (defaults)'}")

@@ -22,7 +22,7 @@ import typer
 
 from prefchat.config import set_value
 from prefchat.errors import PrefchatError
-from prefchat.profiles.store import data_dir, make_private_dirs
+from prefchat.paths import data_dir, ensure_dir
 
 app = typer.Typer(help="Recommended local models: list and download (sha256-checked).",
                   no_args_is_help=True)
@@ -120,7 +120,7 @@ def expected_sha256(entry: dict, timeout: float = 30.0) -> str:
 
 def download(url: str, dest: Path, sha256: str, size: Optional[int] = None, show=True,
              timeout: float = 30.0) -> Path:
-    make_private_dirs(dest.parent)
+    ensure_dir(dest.parent)
     part = dest.with_name(dest.name + ".part")
     h = hashlib.sha256()
     try:

@@ -13,7 +13,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from prefchat.basis import TRAIT_POLES, load_basis, shipped_models_dir
+from prefchat.basis import TRAIT_POLES, load_basis
+from prefchat.paths import shipped_models_dir
 from prefchat.errors import PrefchatError
 from prefchat.generation.card import style_card
 from prefchat.generation.traits import estimate

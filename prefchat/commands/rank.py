@@ -14,7 +14,8 @@ from typing import Optional
 
 import typer
 
-from prefchat.basis import load_basis, shipped_models_dir
+from prefchat.basis import load_basis
+from prefchat.paths import shipped_models_dir
 from prefchat.errors import PrefchatError
 from prefchat.profiles.store import ProfileStore
 from prefchat.rerank import Reranker

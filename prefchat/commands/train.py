@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from prefchat.basis.train import train_basis
-from prefchat.corpus import shipped_corpus_path
+from prefchat.paths import shipped_corpus_path
 from prefchat.corpus.load import load_corpus, require_prompts
 from prefchat.errors import PrefchatError
 from prefchat.loaders import check_usable, load_data

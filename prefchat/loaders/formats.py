@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.digest import file_sha256
+from prefchat.fileio import file_sha256
 from prefchat.errors import PrefchatError
 from prefchat.loaders.base import Comparison, PairwiseData, build, need_str, read_jsonl
 

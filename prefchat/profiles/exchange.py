@@ -14,7 +14,8 @@ from pathlib import Path
 from prefchat.errors import PrefchatError
 from prefchat.profiles.profile import Profile, check_name, parse_bytes
 from prefchat.profiles.refit import PairDiffsFn, refit
-from prefchat.profiles.store import ProfileStore, atomic_write, read_capped
+from prefchat.fileio import atomic_write
+from prefchat.profiles.store import ProfileStore, read_capped
 
 
 def chat_answers(profile: Profile) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from prefchat.profiles.store import atomic_write
+from prefchat.fileio import atomic_write
 
 KEY = "unfinished_quiz"
 

@@ -16,45 +16,23 @@ private answers and chat history."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
+from prefchat import fileio
 from prefchat.errors import PrefchatError
+from prefchat.fileio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, fsync_dir
+from prefchat.paths import data_dir, ensure_dir
 from prefchat.profiles.lock import profile_lock
 from prefchat.profiles.profile import MAX_FILE_BYTES, Answer, Profile, check_name, now_iso, parse_bytes
 
 SETTINGS_FILE = "settings.json"
-TEMP_PREFIX = "."          # temp files are dotfiles so list() never mistakes them for profiles
-TEMP_SUFFIX = ".tmp"
 STALE_TEMP_S = 600         # a temp file this old belongs to a process that died mid-write
-
-
-from prefchat.paths import data_dir  # noqa: E402  (its home is prefchat.paths; kept importable here)
-
-
-def make_private_dirs(d: Path) -> None:
-    """mkdir -p where every directory created (not the ones that exist) gets mode 0700.
-    Path.mkdir(parents=True, mode=...) applies the mode to the last component only."""
-    d = Path(d)
-    missing = []
-    while not d.exists():
-        missing.append(d)
-        if d.parent == d:
-            break
-        d = d.parent
-    for m in reversed(missing):
-        try:
-            m.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(m, 0o700)  # mkdir's mode is filtered by the umask; 0700 is what we promise
 
 
 class ProfileChanged(PrefchatError):
@@ -80,59 +58,9 @@ def merge_answers(base: list[Answer], mine: list[Answer], current: list[Answer])
     return list(mine) + [a for a in current if answer_key(a) not in seen]
 
 
-# ---------------------------------------------------------------------------------------------------
-# Atomic file primitives
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a directory; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, overwrite: bool = True) -> None:
-    """Write data to path so that readers and crashes see either the old or the new content.
-
-    overwrite=False fails with FileExistsError if path exists, decided atomically by os.link (no
-    window between the check and the write where another process could slip in)."""
-    path = Path(path)
-    d = path.parent
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:  # mkstemp creates the file with mode 0600
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except OSError as exc:
-                if exc.errno == errno.EEXIST:
-                    raise FileExistsError(str(path)) from None
-                # Filesystems without hard links: a check-then-replace is the best we can do.
-                if path.exists():
-                    raise FileExistsError(str(path)) from None
-                os.replace(tmp, path)
-            else:
-                os.unlink(tmp)
-        _fsync_dir(d)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def read_capped(path: Path) -> bytes:
-    """Read at most MAX_FILE_BYTES + 1 bytes, so a huge or endless file (/dev/zero) costs nothing."""
-    with open(path, "rb") as f:
-        return f.read(MAX_FILE_BYTES + 1)
+    """A profile or settings file, read up to the size a profile may have."""
+    return fileio.read_capped(path, MAX_FILE_BYTES)
 
 
 def _sweep_stale_temps(d: Path) -> None:
@@ -164,7 +92,7 @@ class ProfileStore:
 
     def _ensure_dir(self) -> None:
         try:
-            make_private_dirs(self.dir)
+            ensure_dir(self.dir)
         except OSError as exc:
             raise PrefchatError(f"cannot create profile directory {self.dir} ({exc.strerror}); "
                                 "check permissions or set PREFCHAT_HOME") from None
@@ -282,7 +210,7 @@ class ProfileStore:
         # never zero.
         self.save(renamed, overwrite=False)
         os.unlink(self.path_for(old))
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self._forget_default(old, new)
         return renamed
 
@@ -294,7 +222,7 @@ class ProfileStore:
             raise PrefchatError(f"no profile named '{name}' (see `prefchat profile list`)") from None
         except OSError as exc:
             raise PrefchatError(f"cannot delete {path} ({exc.strerror})") from None
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self._forget_default(name)
 
     # -- default profile ----------------------------------------------------------------------------
@@ -336,5 +264,5 @@ class ProfileStore:
             s.pop("default_profile", None)
         else:
             s["default_profile"] = name
-        make_private_dirs(self.root)
+        ensure_dir(self.root)
         atomic_write(self.settings_path, (json.dumps(s, indent=1, sort_keys=True) + "\n").encode())
