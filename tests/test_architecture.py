@@ -19,8 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Top to bottom. A module may import from its own unit and from any unit in a lower layer; units in
-# the same layer are independent. A unit is one or more module prefixes that form one concept
-# (corpus and loaders are the "data" unit until phase 2 merges them into prefchat/data).
+# the same layer are independent. A unit is one or more module prefixes that form one concept.
 LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.cli", "prefchat.__main__")],
     [("prefchat.commands",)],
@@ -30,7 +29,7 @@ LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.config",)],  # validates `candidates` against generation's strategies; builds backends
     [("prefchat.generation",)],  # the guard, card and strategies every pick uses
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],
-    [("prefchat.data", "prefchat.corpus", "prefchat.loaders")],
+    [("prefchat.data",)],  # the corpus, simulated users and every dataset loader
     [("prefchat.reward",)],
     [("prefchat.paths",), ("prefchat.fileio",), ("prefchat.errors",), ("prefchat.textsafe",),
      ("prefchat.omp",), ("prefchat.keynames",), ("prefchat",)],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from prefchat.basis.format import TRAIT_POLES
-from prefchat.corpus import TRAITS
+from prefchat.data import TRAITS
 
 
 def trait_axes(phi: np.ndarray, traits: np.ndarray, rows_fit: np.ndarray, a_test: np.ndarray,

@@ -16,9 +16,9 @@ import numpy as np
 
 from prefchat.basis.encoders import MiniLMEncoder
 from prefchat.basis.train import cached_features
-from prefchat.corpus import Corpus, load_corpus, simulate
-from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
-from prefchat.corpus.splits import load_split, make_split
+from prefchat.data import Corpus, load_corpus, simulate
+from prefchat.data.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, row_pair_words
+from prefchat.data.splits import load_split, make_split
 from prefchat.reward.data import PairTable, Preferences
 from prefchat.reward.elicit import fit_lambda
 from prefchat.reward.evaluate import elicitation_curve

@@ -19,9 +19,9 @@ from prefchat.basis.axes import trait_axes
 from prefchat.basis.encoders import MiniLMEncoder
 from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool
 from prefchat.basis.write import write_basis
-from prefchat.corpus import Corpus, load_corpus, simulate
-from prefchat.corpus.splits import load_split, make_split
-from prefchat.paths import features_cache_dir
+from prefchat.data import Corpus, load_corpus, simulate
+from prefchat.data.splits import load_split, make_split
+from prefchat.paths import ensure_dir, features_cache_dir
 from prefchat.reward.data import PairTable, Preferences
 from prefchat.reward.elicit import population_prior
 from prefchat.reward.evaluate import fixed_scores
@@ -44,7 +44,7 @@ def cached_features(encoder, texts: list[str], progress: Progress | None = None)
         except (OSError, ValueError):
             out.append(None)  # a damaged cache entry is simply recomputed
     todo = [i for i, v in enumerate(out) if v is None]
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     step = 32
     for s in range(0, len(todo), step):
         idx = todo[s:s + step]

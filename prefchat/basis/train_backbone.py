@@ -18,8 +18,8 @@ from prefchat.basis.backbone_scorer import BackboneScorer, base_identity, save_t
 from prefchat.basis.encoders import default_device
 from prefchat.basis.format import FORMAT, FORMAT_VERSION, Pool
 from prefchat.basis.write import write_basis
-from prefchat.corpus import load_corpus
-from prefchat.loaders import check_usable
+from prefchat.data import load_corpus
+from prefchat.data import check_usable
 from prefchat.reward.data import Preferences
 from prefchat.reward.distributed import wrap_ddp
 from prefchat.reward.elicit import population_prior
@@ -54,7 +54,7 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
                          svd_init: bool = True, heldout: float = 0.2, device: str | None = None,
                          parallel: Any = None, pool_corpus: str | Path | None = None, name: str | None = None,
                          progress: Progress | None = None) -> dict:
-    """Train a causal-LM basis on a PairwiseData (prefchat.loaders) and write the basis directory.
+    """Train a causal-LM basis on a PairwiseData (prefchat.data) and write the basis directory.
 
     With `parallel` (prefchat.reward.distributed.Parallel), every process trains on its shard of each
     minibatch under DDP and only rank 0 writes. Returns basis.json's content (plus `_user_vectors`)."""

@@ -16,7 +16,7 @@ import typer
 from prefchat.basis import load_basis
 from prefchat.paths import shipped_models_dir
 from prefchat.basis.train import cached_features
-from prefchat.corpus import load_corpus
+from prefchat.data import load_corpus
 from prefchat.errors import PrefchatError
 from prefchat.generation import calibrate as cal
 from prefchat.profiles.exchange import read_profile_file

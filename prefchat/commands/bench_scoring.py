@@ -26,7 +26,7 @@ from prefchat.basis import load_basis
 from prefchat.basis.encoders import split_sentences
 from prefchat.chat.factory import make_session
 from prefchat.config import Config
-from prefchat.corpus import load_corpus
+from prefchat.data import load_corpus
 from prefchat.omp import prefer_passive_waits
 from prefchat.profiles.profile import new_profile
 from prefchat.profiles.store import ProfileStore

@@ -13,7 +13,7 @@ from rich.table import Table
 from prefchat.basis import load_basis
 from prefchat.commands.eval_generation import run
 from prefchat.commands.progress import stage_bars
-from prefchat.corpus.load import load_corpus, require_prompts
+from prefchat.data.corpus import load_corpus, require_prompts
 from prefchat.errors import PrefchatError
 from prefchat.basis.evaluate import run_eval
 

@@ -245,7 +245,7 @@ def add_model(file: Path, sha256: Optional[str] = None, force: bool = False) -> 
             return dest
         if not force:
             raise PrefchatError(f"{dest} exists and is a different file; pass --force to replace it")
-    d.mkdir(parents=True, exist_ok=True)
+    ensure_dir(d)
     part = dest.with_name(dest.name + ".part")
     part.unlink(missing_ok=True)
     try:

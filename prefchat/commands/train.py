@@ -12,9 +12,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from prefchat.basis.train import train_basis
 from prefchat.paths import shipped_corpus_path
-from prefchat.corpus.load import load_corpus, require_prompts
+from prefchat.data.corpus import load_corpus, require_prompts
 from prefchat.errors import PrefchatError
-from prefchat.loaders import check_usable, load_data
+from prefchat.data import check_usable, load_data
 from prefchat.reward.distributed import init_from_env, shutdown
 
 

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 from prefchat.generation.traits import estimate, trait_matrix  # noqa: F401 - trait_matrix re-exported
 
 # trait -> (phrase for +1, phrase for -1), the poles of the corpus labels (docs/FORMATS.md, "Corpus").

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from prefchat.basis import TRAIT_POLES
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 from prefchat.generation.traits import trait_matrix
 
 

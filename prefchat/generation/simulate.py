@@ -9,7 +9,7 @@ The generator is simulated over a labelled corpus (the format of docs/FORMATS.md
   * an instruction naming m > 2 traits is followed with probability p * 0.8^(m - 2): a strategy must
     not win by asking for everything at once.
 
-Simulated new users come from the corpus populations (prefchat.corpus.users). Each takes the real
+Simulated new users come from the corpus populations (prefchat.data.users). Each takes the real
 onboarding quiz on the basis's shipped pool (Elicitor, active selection, the basis prior: exactly
 what onboarding fits) with k answers given by their true reward with the population's noise model.
 When the test corpus is the basis's own, the quiz pool leaves out the test prompts and the users are
@@ -28,10 +28,10 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from prefchat.basis.train import cached_features
-from prefchat.corpus import load_corpus
-from prefchat.corpus.load import TRAITS
-from prefchat.corpus.splits import load_split, make_split
-from prefchat.corpus.users import KAPPA
+from prefchat.data import load_corpus
+from prefchat.data.corpus import TRAITS
+from prefchat.data.splits import load_split, make_split
+from prefchat.data.users import KAPPA
 from prefchat.errors import PrefchatError
 from prefchat.generation import relevance
 from prefchat.generation.card import TRAIT_PHRASES

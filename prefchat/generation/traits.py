@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from prefchat.corpus.load import TRAITS, load_corpus
+from prefchat.data.corpus import TRAITS, load_corpus
 from prefchat.reward.elicit import fit_lambda
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}

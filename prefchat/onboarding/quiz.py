@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.basis import load_basis
-from prefchat.corpus.load import load_corpus
-from prefchat.corpus.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
+from prefchat.data.corpus import load_corpus
+from prefchat.data.reading import DEFAULT_WORDS, QUIZ_MAX_QUESTIONS, WORDS_PER_MINUTE, pair_words, words
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz_saving import OUTCOME, QuizSaving
 from prefchat.profiles.profile import Answer, check_name, now_iso

@@ -12,6 +12,7 @@ import json
 from typing import Optional
 
 from prefchat.fileio import atomic_write
+from prefchat.paths import ensure_dir
 
 KEY = "unfinished_quiz"
 
@@ -36,7 +37,7 @@ def record_quiz(store, name: str, unfinished_total: Optional[int]) -> None:
         settings[KEY] = entries
     else:
         settings.pop(KEY, None)
-    store.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(store.root)
     atomic_write(store.settings_path, (json.dumps(settings, indent=1, sort_keys=True) + "\n").encode())
 
 

@@ -28,7 +28,7 @@ def trained(files):
     """trained(mode) -> (basis dir, meta): trained on first request and kept for the module, so a test
     that needs a trained basis gets one whatever order the tests run in."""
     from prefchat.basis.train_backbone import train_backbone_basis
-    from prefchat.loaders import load_data
+    from prefchat.data import load_data
 
     d, model, prefs, corpus = files
     done = {}
@@ -78,7 +78,7 @@ def test_mode_trains_and_basis_dir_scores_identically(trained, mode):
 @pytest.mark.slow  # trains a backbone basis
 def test_micro_batching_matches_one_batch(files):
     """accumulate=k gives the same training as one batch (the engine weights each micro-batch)."""
-    from prefchat.loaders import load_data
+    from prefchat.data import load_data
     from prefchat.basis.train_backbone import train_backbone_basis
 
     d, model, prefs, _ = files

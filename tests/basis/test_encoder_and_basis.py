@@ -65,7 +65,7 @@ def test_shipped_basis_metadata(shipped):
 
 def test_pool_matches_the_scorer(shipped):
     """The precomputed onboarding pool is phi(a) - phi(b) from the real encoder + head."""
-    from prefchat.corpus import load_corpus
+    from prefchat.data import load_corpus
 
     c = load_corpus()
     pool = shipped.pool()

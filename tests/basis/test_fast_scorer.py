@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from prefchat.basis import load_basis
-from prefchat.corpus import load_corpus
+from prefchat.data import load_corpus
 from prefchat.basis.scorer import load_scorer
 from prefchat.basis.encoders import locate_minilm, split_sentences
 from prefchat.basis.minilm_fast import FastMiniLM, length_groups

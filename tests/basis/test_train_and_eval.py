@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from prefchat.corpus import load_corpus
+from prefchat.data import load_corpus
 
 pytestmark = pytest.mark.slow  # trains bases and runs `prefchat eval`
 

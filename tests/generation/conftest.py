@@ -15,7 +15,7 @@ EXAMPLES = ROOT / "profiles"
 
 @pytest.fixture(scope="session")
 def corpus():
-    from prefchat.corpus import load_corpus
+    from prefchat.data import load_corpus
 
     return load_corpus()
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 from prefchat.generation.card import (
     Leaning,
     direction_instructions,

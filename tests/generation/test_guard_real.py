@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 from prefchat.rerank import Reranker
 
 PROMPT = "How do I boil an egg?"

@@ -14,7 +14,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 from prefchat.generation.card import Leaning, instruction
 from prefchat.generation.simulate import (
     follow_probability,
@@ -68,7 +68,7 @@ def test_more_than_two_traits_are_followed_less_often():
 def small_corpus(tmp_path_factory, corpus):
     """Eight held-out prompts of the shipped corpus in a file of their own: to the simulation it is
     a corpus the basis never saw (every user and prompt is new; the quiz uses the basis pool)."""
-    from prefchat.corpus.splits import load_split
+    from prefchat.data.splits import load_split
 
     keep = set(load_split(corpus).heldout_prompts[:8])
     lines = [line for line in corpus.path.read_text().splitlines()

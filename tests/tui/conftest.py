@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from prefchat.basis import TRAIT_POLES, fingerprint
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 
 J = 8
 FILLER = ("This part goes into more detail, with background, caveats and a worked example so that "
@@ -53,7 +53,7 @@ def write_corpus(path: Path, n_prompts: int = 30, n_resp: int = 4, seed: int = 0
 
 
 def write_trait_basis(root: Path, corpus_path: Path, name: str = "trait-basis", seed: int = 1) -> Path:
-    from prefchat.corpus.load import load_corpus
+    from prefchat.data.corpus import load_corpus
 
     c = load_corpus(corpus_path)
     rng = np.random.default_rng(seed)

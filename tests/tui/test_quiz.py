@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from prefchat.corpus.load import TRAITS, load_corpus
+from prefchat.data.corpus import TRAITS, load_corpus
 from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz import MIN_BEFORE_EARLY_STOP, leanings
 
@@ -229,7 +229,7 @@ def test_bad_arguments(quiz_env):
 
 def test_default_quiz_is_cost_aware_and_ends_on_its_words_budget(quiz_env, monkeypatch):
     import prefchat.onboarding.quiz as quiz
-    from prefchat.corpus.reading import WORDS_PER_MINUTE
+    from prefchat.data.reading import WORDS_PER_MINUTE
 
     monkeypatch.setattr(quiz, "DEFAULT_WORDS", 250)  # the fixture's pairs are short (~30 words)
     s = open_quiz(quiz_env)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from prefchat.corpus import TRAITS
+from prefchat.data import TRAITS
 
 
 def test_concise_confident_person_on_the_shipped_basis(tmp_path, monkeypatch):

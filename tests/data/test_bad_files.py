@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prefchat.corpus.load import load_corpus
+from prefchat.data.corpus import load_corpus
 from prefchat.errors import PrefchatError
-from prefchat.loaders import load_data
+from prefchat.data import load_data
 
 from .test_loaders import prism_conv
 
@@ -186,7 +186,7 @@ def test_fuzz_every_loader(fmt, tmp_path_factory):
 
 def test_a_score_too_large_for_a_float_is_not_a_number():
     """Hypothesis found it: a 5,000-digit JSON integer made math.isfinite raise OverflowError."""
-    from prefchat.loaders.formats import _is_num
+    from prefchat.data.formats import _is_num
 
     assert not _is_num(10 ** 5000) and _is_num(3) and _is_num(2.5)
     assert not _is_num(float("nan")) and not _is_num(True)

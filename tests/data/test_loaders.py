@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from prefchat.errors import PrefchatError
-from prefchat.loaders import check_usable, load_data
+from prefchat.data import check_usable, load_data
 
 
 def write_jsonl(path, rows):

@@ -1,6 +1,13 @@
-"""Bring preference datasets into the engine's pairwise schema (user, prompt, response a/b, outcome).
+"""Every dataset prefchat reads: the style corpus (docs/FORMATS.md, Corpus), its simulated users and
+stored split, and the loaders that bring preference datasets into the engine's one pairwise schema
+(user, prompt, response a/b, outcome).
 
-    from prefchat.loaders import load_data
+Modules: corpus (the style corpus), users (simulated users), splits (the stored train/test split),
+reading (words per question), pairwise (the schema and its checks), formats (one reader per source).
+Modules inside this package import each other directly, never through this __init__, so it can
+re-export them all without a cycle.
+
+    from prefchat.data import load_data
     data = load_data("prism:conversations.jsonl")   # FORMAT:FILE
     data.pairs, data.prefs, data.density
 
@@ -13,8 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefchat.errors import PrefchatError
-from prefchat.loaders.base import Comparison, PairwiseData, build, check_usable
-from prefchat.loaders.formats import load_corpus_users, load_pairwise, load_prism, load_psoups, load_tldr
+from prefchat.data.corpus import TRAITS, Corpus, load_corpus
+from prefchat.data.formats import load_corpus_users, load_pairwise, load_prism, load_psoups, load_tldr
+from prefchat.data.pairwise import Comparison, PairwiseData, build, check_usable
+from prefchat.data.users import KAPPA, SimUsers, dense_users, paper_users, simulate
 
 FORMATS = {
     "pairwise": load_pairwise,
@@ -24,7 +33,8 @@ FORMATS = {
     "psoups": load_psoups,
 }
 
-__all__ = ["FORMATS", "Comparison", "PairwiseData", "build", "check_usable", "load_data", "parse_spec"]
+__all__ = ["FORMATS", "Comparison", "PairwiseData", "build", "check_usable", "load_data", "parse_spec",
+           "TRAITS", "Corpus", "load_corpus", "KAPPA", "SimUsers", "dense_users", "paper_users", "simulate"]
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prefchat.corpus import TRAITS, load_corpus, paper_users, simulate, dense_users
-from prefchat.corpus.splits import load_split, make_split
+from prefchat.data import TRAITS, load_corpus, paper_users, simulate, dense_users
+from prefchat.data.splits import load_split, make_split
 from prefchat.errors import PrefchatError
 
 AUDIT = Path(__file__).resolve().parents[2] / "docs" / "corpus" / "audit"

@@ -12,7 +12,7 @@ from itertools import combinations
 
 import numpy as np
 
-from prefchat.corpus.load import TRAITS
+from prefchat.data.corpus import TRAITS
 
 KAPPA = 4.0
 

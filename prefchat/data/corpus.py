@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.errors import PrefchatError
-from prefchat.loaders.base import parse_json_line
+from prefchat.data.pairwise import parse_json_line
 from prefchat.paths import shipped_corpus_path
 
 TRAITS = ("length", "formality", "humour", "elicitation", "politeness", "enthusiasm", "confidence")

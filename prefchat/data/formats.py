@@ -11,7 +11,9 @@ import numpy as np
 
 from prefchat.fileio import file_sha256
 from prefchat.errors import PrefchatError
-from prefchat.loaders.base import Comparison, PairwiseData, build, need_str, read_jsonl
+from prefchat.data.corpus import load_corpus, require_prompts
+from prefchat.data.pairwise import Comparison, PairwiseData, build, need_str, read_jsonl
+from prefchat.data.users import dense_users, paper_users, simulate
 
 _CHOICE = {"a": 1.0, "b": 0.0, "tie": 0.5, "A": 1.0, "B": 0.0}
 
@@ -146,11 +148,6 @@ def load_prism(path: Path) -> PairwiseData:
 def load_corpus_users(path: Path | None, seed: int = 0, users: str = "paper") -> PairwiseData:
     """The project's corpus format (docs/FORMATS.md, Corpus) with simulated users: the paper's 84
     two-trait users (or `dense`) judge every within-prompt pair, ties where their rewards are equal."""
-    # Local: prefchat.corpus.load reads JSON lines through prefchat.loaders, whose package imports
-    # this module, so a top-level import here would be a cycle through the two packages' __init__s.
-    from prefchat.corpus import dense_users, load_corpus, paper_users, simulate
-    from prefchat.corpus.load import require_prompts
-
     corpus = require_prompts(load_corpus(path), 2, "training on a corpus")
     pop = paper_users() if users == "paper" else dense_users(seed=seed)
     a, b, p = corpus.pairs()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.corpus.load import Corpus
-from prefchat.corpus.users import SimUsers, dense_users, paper_users
+from prefchat.data.corpus import Corpus
+from prefchat.data.users import SimUsers, dense_users, paper_users
 from prefchat.errors import PrefchatError
 
 SPLIT_SEED = 2026
