@@ -18,6 +18,7 @@ from importlib import metadata
 import typer
 
 from prefchat.errors import PrefchatError
+from prefchat.llm import BACKEND_PACKAGES
 from prefchat.paths import config_path
 
 
@@ -44,9 +45,15 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
         _line(False, "config", str(exc))
         return _finish(1)
     # backends importable (find_spec: no heavy import)
-    for mod, kind in (("llama_cpp", "llama"), ("transformers", "hf"), ("openai", "openai")):
-        ok = importlib.util.find_spec(mod) is not None
-        _line(ok, f"backend {kind}", mod + (" installed" if ok else " missing: pip install " + mod))
+    # A missing library is a problem only for the configured backend; the others are optional.
+    for kind, (mod, pip_name) in BACKEND_PACKAGES.items():
+        if importlib.util.find_spec(mod) is not None:
+            _line(True, f"backend {kind}", mod + " installed")
+            continue
+        needed = kind == cfg.backend
+        problems += needed
+        _line(False if needed else None, f"backend {kind}", f"{mod} missing: pip install {pip_name}"
+              + ("" if needed else " (only if you switch to this backend)"))
     # GPU and torch, without importing torch (seconds)
     gpu, torch_build = _gpu(), _torch_build()
     if gpu:

@@ -38,6 +38,9 @@ _ALIASES = {"llama.cpp": "llama", "llamacpp": "llama", "gguf": "llama", "transfo
             "server": "openai"}
 
 BACKEND_KINDS = tuple(_KINDS)
+# kind -> (the library it imports, what pip installs it as): doctor checks these without importing them.
+BACKEND_PACKAGES = {"llama": ("llama_cpp", "llama-cpp-python"), "hf": ("transformers", "transformers"),
+                    "openai": ("openai", "openai")}
 
 
 def canonical_kind(kind: str) -> Optional[str]:

@@ -23,8 +23,8 @@ print("EXIT", code, "HEAVY", ",".join(heavy) or "-")
 """
 
 
-def doctor(env=None):
-    r = subprocess.run([sys.executable, "-c", DOCTOR], capture_output=True, text=True, timeout=120,
+def doctor(env=None, prelude=""):
+    r = subprocess.run([sys.executable, "-c", prelude + DOCTOR], capture_output=True, text=True, timeout=120,
                        env={**os.environ, **(env or {})})
     last = r.stdout.strip().splitlines()[-1].split()
     return int(last[1]), last[3], r.stdout
@@ -46,3 +46,13 @@ def test_configured_model_missing_is_a_problem(home, tmp_path):
 def test_model_configured_and_present(home, tiny_gguf):
     code, heavy, out = doctor({"PREFCHAT_MODEL": str(tiny_gguf)})
     assert code == 0 and "✓ model" in out and "All good." in out and heavy == "-", out
+
+
+def test_a_missing_backend_names_what_pip_installs(home):
+    # sys.modules[name] = None makes find_spec report the library as absent, as on a machine without it.
+    hide = 'import sys; sys.modules["{}"] = None\n'
+    code, _, out = doctor(prelude=hide.format("llama_cpp"))  # llama is the default backend
+    assert "✗ backend llama: llama_cpp missing: pip install llama-cpp-python" in out, out
+    assert "✓ backend hf" in out and code == 1
+    code, _, out = doctor(prelude=hide.format("openai"))  # not the configured backend: a note only
+    assert "· backend openai: openai missing: pip install openai (only if you switch" in out and code == 0, out
