@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import tempfile
 import threading
+from pathlib import Path
 from typing import Callable, Optional
 
 from rich.text import Text
@@ -36,7 +37,6 @@ from prefchat.config import DEFAULT_KEYMAP
 from prefchat.errors import PrefchatError
 from prefchat.omp import prefer_passive_waits
 from prefchat.textsafe import clean
-from prefchat.tui.chat_css import CSS
 from prefchat.tui.chat_generation import GenerationMixin, unexpected_error
 from prefchat.tui.chat_screens import AlternativesScreen, ChatHelpScreen, ChatScreen, HistoryScreen, SystemPromptScreen
 from prefchat.tui.chat_widgets import ChatInput, Notice, ReplyBubble, UserBubble, help_text, reply_meta
@@ -47,7 +47,7 @@ class ChatApp(GenerationMixin, App):
     """session_factory() builds the ChatSession (imports and constructs the backend); it runs in a
     worker. prompt: a first message to send once ready (optional)."""
 
-    CSS = CSS
+    CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses live in other folders
     TITLE = "prefchat chat"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]

@@ -12,6 +12,7 @@ widget talks to the model: the worker calls the driver, which goes through the c
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +29,6 @@ from prefchat.errors import PrefchatError
 from prefchat.onboarding.quiz import QuizSession, leanings
 from prefchat.tui.profile_view import render
 from prefchat.textsafe import clean
-from prefchat.tui.onboard_css import CSS
 from prefchat.tui.onboard_screens import HelpScreen, LivePromptScreen, WaitScreen
 from prefchat.tui.plain import final_save, unsaved_note
 from prefchat.tui.widgets import ResponsePanel, settled_bar
@@ -218,7 +218,7 @@ class DoneScreen(Screen):
 class OnboardApp(App[Outcome]):
     """loader() builds the QuizSession (files, profile); it runs in a worker thread."""
 
-    CSS = CSS
+    CSS_PATH = Path(__file__).with_name("onboard.tcss")  # absolute: subclasses live in other folders
     TITLE = "prefchat onboarding"
     BINDINGS = [Binding("ctrl+c", "quit_quiz", "Quit", show=False, priority=True)]
 
