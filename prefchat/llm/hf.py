@@ -1,13 +1,12 @@
 """Hugging Face transformers backend: a causal LM from a local directory or a hub id.
 
-The N candidates are the N rows of ONE batched `generate` call with sampling: the prompt is repeated
-N times (identical rows need no padding), so each decode step runs one forward pass for all N. With
-per-candidate instructions the rows are distinct prompts, left-padded to one length (`_encode`).
-transformers seeds one RNG for the whole batch, so candidates differ because they are different rows
-of the same random stream: a request's seed makes the whole set reproducible, but candidate i is
-not the same text as an N=1 run with seed+i (unlike the llama.cpp backend).
-
-Streaming uses a custom streamer, because transformers' own streamers only handle batch size 1.
+The N candidates are the N rows of ONE batched decode (llm/hf_decode.py: a static KV cache, sampling
+on the device, one host round trip per chunk of steps): the prompt is repeated N times (identical
+rows need no padding), so each decode step runs one forward pass for all N. With per-candidate
+instructions the rows are distinct prompts, left-padded to one length (`_encode`). One generator,
+seeded by the request, draws for the whole batch, so candidates differ because they are different
+rows of the same random stream: a request's seed makes the whole set reproducible, but candidate i
+is not the same text as an N=1 run with seed+i (unlike the llama.cpp backend).
 """
 
 from __future__ import annotations
@@ -45,69 +44,49 @@ def _fallback_prompt(messages: list[dict]) -> str:
         + "\n\nAssistant:"
 
 
-class _BatchStreamer:
-    """Receives each step's new tokens for all rows (transformers' streamer protocol: the first
-    `put` is the prompt, then one tensor of shape (N,) per step), decodes each row incrementally,
-    and reports deltas. Rows stop counting at their first end-of-turn token (generate keeps
-    padding finished rows until every row is done)."""
+class _TextStream:
+    """Turns each row's tokens into text as they arrive (after every chunk of decode steps) and
+    reports the new characters. Each row is decoded whole, so a character split across tokens
+    appears once it is complete."""
 
-    def __init__(self, tokenizer, n: int, eos_ids: set[int], on_delta: DeltaCallback,
-                 ignore_eos: bool, t0: float) -> None:
+    def __init__(self, tokenizer, n: int, on_delta: DeltaCallback) -> None:
         self.tok = tokenizer
-        self.eos_ids = eos_ids
         self.on_delta = on_delta
-        self.ignore_eos = ignore_eos
-        self.t0 = t0
-        self.tokens: list[list[int]] = [[] for _ in range(n)]
         self.text = [""] * n
-        self.finish: list[Optional[str]] = [None] * n
-        self.seconds = [0.0] * n
-        self._prompt_seen = False
 
-    def put(self, value) -> None:
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        now = time.perf_counter() - self.t0
-        for j, tok in enumerate(value.reshape(len(self.tokens), -1)[:, -1].tolist()):
-            if self.finish[j]:
-                continue
-            if tok in self.eos_ids and not self.ignore_eos:
-                self.finish[j], self.seconds[j] = "stop", now
-                continue
-            self.tokens[j].append(tok)
-            text = self.tok.decode(self.tokens[j], skip_special_tokens=True)
+    def update(self, rows, changed: list[int]) -> None:
+        for j in changed:
+            text = self.tok.decode(rows.tokens[j], skip_special_tokens=True)
             # A trailing U+FFFD means the last token ended mid-character: wait for the rest.
             if text.endswith("\ufffd") or len(text) <= len(self.text[j]):
                 continue
             delta, self.text[j] = text[len(self.text[j]):], text
             self.on_delta(j, delta)
 
-    def end(self) -> None:
-        now = time.perf_counter() - self.t0
-        for j in range(len(self.tokens)):
-            text = self.tok.decode(self.tokens[j], skip_special_tokens=True)
+    def end(self, rows) -> None:
+        for j in range(len(self.text)):
+            text = self.tok.decode(rows.tokens[j], skip_special_tokens=True)
             if len(text) > len(self.text[j]) and text.startswith(self.text[j]):
                 self.on_delta(j, text[len(self.text[j]):])
             self.text[j] = text
-            if not self.finish[j]:
-                self.seconds[j] = now
 
 
 class HFBackend(Backend):
     """A transformers causal LM. model: local directory or hub id. device: "auto" (cuda with bf16
     when available, else cpu with fp32), "cpu" or "cuda". offline: never contact the hub (default:
-    the HF_HUB_OFFLINE environment variable)."""
+    the HF_HUB_OFFLINE environment variable). compile_steps: capture the decode step with
+    torch.compile(mode="reduce-overhead") (CUDA graphs) on a GPU; off by default until measured."""
 
     name = "transformers"
 
     def __init__(self, model: str, *, device: str = "auto", offline: Optional[bool] = None,
-                 n_threads: Optional[int] = None) -> None:
+                 n_threads: Optional[int] = None, compile_steps: bool = False) -> None:
         super().__init__()
         self.model_id = str(model)
         self.device = device
         self.offline = offline if offline is not None else os.environ.get("HF_HUB_OFFLINE") == "1"
         self.n_threads = n_threads
+        self.compile_steps = bool(compile_steps)
         self._model = None
         self._tok = None
         self._gen_lock = threading.Lock()
@@ -182,7 +161,7 @@ class HFBackend(Backend):
         """(input_ids, attention_mask) with one row per candidate. Same prompt: one row repeated.
         Per-candidate instructions: each distinct chat is encoded once and the rows are LEFT-padded
         to one length, so every row's last position is its own prompt's last token and generation
-        continues right after it (the mask hides the padding; generate derives positions from it)."""
+        continues right after it (the mask hides the padding; positions are counted from it)."""
         import torch
 
         texts: dict[Optional[str], list[int]] = {}
@@ -200,13 +179,8 @@ class HFBackend(Backend):
     def _generate(self, request: GenerationRequest, on_delta: DeltaCallback,
                   cancel: threading.Event) -> list[Candidate]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
 
-        class _Cancel(StoppingCriteria):
-            # Checked after every step: generation ends within one forward pass of the cancel.
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
+        from prefchat.llm.hf_decode import decode
 
         with self._gen_lock:
             if self._model is None:
@@ -216,29 +190,23 @@ class HFBackend(Backend):
             eos = self._eos_ids()
             pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else min(eos, default=0)
             ids, mask = self._encode(request, pad)
+            stream = _TextStream(self._tok, n, on_delta)
             t0 = time.perf_counter()
-            streamer = _BatchStreamer(self._tok, n, eos, on_delta, request.ignore_eos, t0)
-            kwargs = dict(max_new_tokens=request.max_tokens, pad_token_id=pad,
-                          streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancel()]))
-            if request.temperature > 0:
-                kwargs.update(do_sample=True, temperature=request.temperature,
-                              top_p=request.top_p, top_k=0)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if request.ignore_eos:
-                kwargs["min_new_tokens"] = request.max_tokens
-            devices = [torch.cuda.current_device()] if self.device.startswith("cuda") else []
             try:
-                # fork_rng: seeding must not disturb the global RNG other code relies on.
-                with torch.random.fork_rng(devices=devices), torch.inference_mode():
-                    torch.manual_seed(seed)
-                    self._model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+                with torch.inference_mode():
+                    rows = decode(self._model, ids, mask, max_new=request.max_tokens, eos_ids=eos,
+                                  temperature=request.temperature, top_p=request.top_p,
+                                  ignore_eos=request.ignore_eos, seed=seed, cancel=cancel,
+                                  on_tokens=stream.update,
+                                  compile_step=self.compile_steps and self.device.startswith("cuda"))
             except torch.cuda.OutOfMemoryError as exc:
                 torch.cuda.empty_cache()
                 raise OutOfMemory(f"GPU out of memory generating {n} candidates; lower N or "
                                   f"max_tokens") from exc
-            cands = [Candidate(streamer.text[j], len(streamer.tokens[j]), streamer.seconds[j],
-                               streamer.finish[j] or ("cancelled" if cancel.is_set() else "length"),
+            stream.end(rows)
+            now = time.perf_counter() - t0
+            cands = [Candidate(stream.text[j], len(rows.tokens[j]), rows.seconds[j] or now,
+                               rows.finish[j] or ("cancelled" if cancel.is_set() else "length"),
                                seed) for j in range(n)]
             if cancel.is_set():
                 raise Cancelled(cands)

@@ -239,15 +239,17 @@ def test_hf_left_padded_rows_equal_separate_runs(hf_backend, monkeypatch):
 
     r = req(max_tokens=2, instructions=[STYLES[1], None, STYLES[0], STYLES[1]])
     shapes = []
-    real = hf_backend._model.generate
 
-    def spy(*a, **kw):
-        shapes.append((tuple(kw["input_ids"].shape), kw["attention_mask"].sum(1).tolist()))
-        return real(*a, **kw)
+    def spy(_module, _args, kw):
+        if not shapes:  # the prefill: the prompts' rows and their real lengths
+            shapes.append((tuple(kw["input_ids"].shape), kw["attention_mask"].sum(1).tolist()))
 
-    monkeypatch.setattr(hf_backend._model, "generate", spy)
-    batch = _hf_first_logits(hf_backend, r)
-    [(shape, lengths)] = shapes  # one batched generate, rows of different real lengths
+    handle = hf_backend._model.register_forward_pre_hook(spy, with_kwargs=True)
+    try:
+        batch = _hf_first_logits(hf_backend, r)
+    finally:
+        handle.remove()
+    [(shape, lengths)] = shapes  # one batch, rows of different real lengths
     assert shape[0] == 4 and len(set(lengths)) == 3 and max(lengths) == shape[1]
     for i in range(4):
         alone = _hf_first_logits(hf_backend, GenerationRequest(r.messages_for(i), n=1,
