@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from prefchat.basis.encoders import default_device
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.machine import machine
 from prefchat.commands.bench_scoring import bench_minilm, report_minilm
 from prefchat.errors import PrefchatError
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.machine import machine
 from prefchat.reward import evaluate as ev
 from prefchat.reward.elicit import Elicitor, population_prior
 

@@ -18,7 +18,7 @@ import typer
 from platformdirs import user_cache_dir
 
 from prefchat.basis import load_basis
-from prefchat.commands.bench_machine import machine as _machine
+from prefchat.bench.machine import machine as _machine
 from prefchat.errors import PrefchatError
 from prefchat.llm import GenerationRequest, make_backend, synthetic
 from prefchat.onboarding.live import LiveFailed, LiveQuestions

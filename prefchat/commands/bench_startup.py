@@ -21,7 +21,7 @@ from pathlib import Path
 
 import typer
 
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.machine import machine
 from prefchat.commands.bench_scoring import bench_cli_startup, first_rerank
 
 
