@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 
 from prefchat.commands.bench_basis import bench_basis
-from prefchat.commands.bench_flood import bench_flood
 from prefchat.commands.bench_generate import bench_generate
 from prefchat.commands.bench_guard import bench_guard
 from prefchat.commands.bench_live import bench_onboard_live
@@ -39,6 +38,20 @@ def bench_engine(
     con = Console()
     for part in engine.report(out, seed=seed, users=users, steps=steps):
         con.print(part)
+
+
+def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the server streams."),
+                n: str = typer.Option("1,4", "-n", help="Candidate counts to try."),
+                max_tokens: int = typer.Option(512, "--max-tokens"),
+                chunk_chars: int = typer.Option(16, "--chunk-chars",
+                                                help="Characters per streamed chunk (~ a token)."),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """A server that ignores max_tokens and streams megabytes: time and memory per N."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import flood
+
+    out = flood.measure(size_mb, [int(x) for x in n.split(",") if x.strip()], max_tokens, chunk_chars)
+    typer.echo(json.dumps(out) if as_json else flood.report(out))
 
 
 def _register() -> None:
