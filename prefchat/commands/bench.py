@@ -15,10 +15,14 @@ from rich.console import Console
 
 from prefchat.commands.bench_basis import bench_basis
 from prefchat.commands.bench_generate import bench_generate
-from prefchat.commands.bench_live import bench_onboard_live
 from prefchat.commands.bench_startup import bench_chat, bench_cli, bench_onboard
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
+
+
+def _note(message: str) -> None:
+    """What a benchmark is building before a long wait: on stderr, so --json output stays one object."""
+    typer.echo(message, err=True)
 
 
 def bench_engine(
@@ -70,6 +74,24 @@ def bench_guard(
 
     out = guard.measure(n, repeats, profile, calibrate)
     typer.echo(json.dumps(out) if as_json else guard.report(out, repeats))
+
+
+def bench_onboard_live(
+    model: str = typer.Option(None, help="GGUF file (default with --make-tiny: the prefchat cache)."),
+    make_tiny: str = typer.Option("qwen05b", "--make-tiny",
+                                  help="Build a random-weight GGUF if absent: qwen05b (Qwen2.5-0.5B shape, "
+                                       "Q8_0) or tiny."),
+    max_tokens: int = typer.Option(64, help="Tokens per reply, on both sides of the comparison."),
+    repeats: int = typer.Option(5, help="Timed runs; medians are reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import live
+
+    out = live.measure(model, make_tiny, max_tokens, repeats, threads, note=_note)
+    typer.echo(json.dumps(out) if as_json else live.report(out))
 
 
 def _register() -> None:
