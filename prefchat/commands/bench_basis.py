@@ -11,7 +11,7 @@ import typer
 
 from prefchat.basis.encoders import default_device
 from prefchat.bench.machine import machine
-from prefchat.commands.bench_scoring import bench_minilm, report_minilm
+from prefchat.bench.scoring import bench_minilm, report_minilm
 from prefchat.errors import PrefchatError
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import typer
 
 from prefchat.bench.machine import machine
-from prefchat.commands.bench_scoring import bench_cli_startup, first_rerank
+from prefchat.bench.scoring import bench_cli_startup, first_rerank
 
 
 def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.0) -> float:

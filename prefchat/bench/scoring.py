@@ -133,7 +133,7 @@ def bench_cli_startup(runs: int) -> dict:
 
 _CHILD = r"""
 import asyncio, json, sys
-from prefchat.commands.bench_scoring import _first_turn
+from prefchat.bench.scoring import _first_turn
 print("RESULT " + json.dumps(asyncio.run(_first_turn(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))))
 """
 
