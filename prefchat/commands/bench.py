@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from prefchat.commands.bench_basis import bench_basis
+from prefchat.bench.basis import bench_basis
 from prefchat.commands.bench_generate import bench_generate
 from prefchat.commands.bench_startup import bench_chat, bench_cli, bench_onboard
 
