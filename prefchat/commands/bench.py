@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from prefchat.commands.bench_generate import bench_generate
-from prefchat.commands.bench_startup import bench_chat, bench_cli, bench_onboard
+from prefchat.bench.startup import bench_chat, bench_cli, bench_onboard
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
 
