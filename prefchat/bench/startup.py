@@ -1,10 +1,9 @@
 """`prefchat bench onboard|chat|cli`: start-up times, from spawning the command to its first screen (in a
-real pty) or to its output, and the first chat reply's pick delay."""
+real pty) or to its output, and the first chat reply's pick delay (measured in bench/scoring.py)."""
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import re
@@ -22,7 +21,7 @@ from pathlib import Path
 import typer
 
 from prefchat.bench.machine import machine
-from prefchat.bench.scoring import bench_cli_startup, first_rerank
+from prefchat.bench.scoring import first_rerank
 
 
 def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.0) -> float:
@@ -60,38 +59,32 @@ def _time_to_text(cmd: list[str], marker: bytes, env: dict, timeout: float = 30.
     return found
 
 
-def _report_startup(what: str, times: list[float]) -> None:
-    typer.echo(f"{what}: command -> first screen, median of {len(times)}: {statistics.median(times) * 1e3:.0f} ms "
-               f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {machine()}; "
-               f"load avg {os.getloadavg()[0]:.1f})")
+def report_startup(what: str, times: list[float]) -> str:
+    """One line: the median and every run of `times` (seconds), with the machine and its load."""
+    return (f"{what}: command -> first screen, median of {len(times)}: {statistics.median(times) * 1e3:.0f} ms "
+            f"(runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms; {machine()}; "
+            f"load avg {os.getloadavg()[0]:.1f})")
 
 
-def bench_onboard(
-    runs: int = typer.Option(5, help="Runs to take the median of."),
-    plain: bool = typer.Option(False, "--plain", help="Measure the --plain quiz instead of the full-screen one."),
-) -> None:
-    """Time from starting `prefchat onboard` to the first question on screen (a real terminal via a pty)."""
+def onboard(runs: int = 5, plain: bool = False) -> dict:
+    """Seconds from starting `prefchat onboard` (or `--plain`) to its first question, per run."""
     times = []
     for i in range(runs):
         with tempfile.TemporaryDirectory() as home:
             env = dict(os.environ, PREFCHAT_HOME=home, TERM="xterm-256color")
             cmd = [sys.executable, "-m", "prefchat", "onboard", "--profile", f"bench{i}"] + (["--plain"] if plain else [])
             times.append(_time_to_text(cmd, b"Response B", env))
-    _report_startup(f"prefchat onboard{' --plain' if plain else ''} (to the first question)", times)
+    return {"plain": plain, "runs_s": times}
 
 
-def bench_chat(
-    runs: int = typer.Option(5, help="Runs to take the median of."),
-    model: Path = typer.Option(..., "--model", help="A GGUF file (e.g. the one `bench generate --make-tiny "
-                               "qwen05b` writes). Loading it happens in a worker, after the first paint."),
-    reply_runs: int = typer.Option(3, "--reply-runs", help="Fresh chats timed for first_rerank_ms: the first "
-                                   "reply's delay from generation end to the picked reply (0 skips it)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Time from starting `prefchat chat` to its first screen, and the first reply's pick delay.
+def report_onboard(out: dict) -> str:
+    return report_startup(f"prefchat onboard{' --plain' if out['plain'] else ''} (to the first question)",
+                          out["runs_s"])
 
-    The first screen is the input box and key hints, in a real pty; the first reply's delay after
-    generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
+
+def chat(model: Path, runs: int = 5, reply_runs: int = 3) -> dict:
+    """Time from starting `prefchat chat` to its first paint (the input box and key hints, in a real
+    pty), per run, and the first reply's delay after generation over reply_runs fresh chats (none if 0)."""
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as home:
@@ -100,27 +93,43 @@ def bench_chat(
             cmd = [sys.executable, "-m", "prefchat", "chat", "--backend", "llama", "--model", str(model)]
             times.append(_time_to_text(cmd, b"enter send", env))
     reply = first_rerank(model, reply_runs) if reply_runs > 0 else {}
-    if as_json:
-        typer.echo(json.dumps({"first_paint_ms": statistics.median(times) * 1e3, **reply, "machine": machine()}))
-        return
-    _report_startup("prefchat chat (to the first paint)", times)
-    if reply:
-        typer.echo(f"first reply, generation end -> picked reply, median of {reply_runs} fresh chats: "
-                   f"{reply['first_rerank_ms']:.0f} ms (runs {reply['first_rerank_runs_ms']} ms; scoring "
-                   f"{reply['first_scoring_ms']:.0f} ms; start-up to ready {reply['startup_to_ready_ms']:.0f} ms)"
-                   f"  [target <= 300 ms]")
+    return {"first_paint_ms": statistics.median(times) * 1e3, **reply, "machine": machine(), "first_paint_runs_s": times}
 
 
-def bench_cli(
-    runs: int = typer.Option(20, help="Fresh processes per command (interleaved); medians are reported."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Time `prefchat --help` and `--version` against a bare Python start (target: --help <= 200 ms)."""
-    out = bench_cli_startup(runs)
+def chat_json(out: dict) -> dict:
+    """What `bench chat --json` prints: the medians, without the per-run paint times."""
+    return {k: v for k, v in out.items() if k != "first_paint_runs_s"}
+
+
+def report_chat(out: dict) -> str:
+    lines = [report_startup("prefchat chat (to the first paint)", out["first_paint_runs_s"])]
+    if "first_rerank_ms" in out:
+        lines.append(f"first reply, generation end -> picked reply, median of {len(out['first_rerank_runs_ms'])} "
+                     f"fresh chats: {out['first_rerank_ms']:.0f} ms (runs {out['first_rerank_runs_ms']} ms; scoring "
+                     f"{out['first_scoring_ms']:.0f} ms; start-up to ready {out['startup_to_ready_ms']:.0f} ms)"
+                     f"  [target <= 300 ms]")
+    return "\n".join(lines)
+
+
+def cli(runs: int = 20) -> dict:
+    """`prefchat --help` and `--version` against a bare Python start: medians over fresh processes,
+    interleaved so that a load spike hits all three alike; the dict `bench cli --json` prints."""
+    cmds = {"help_ms": [sys.executable, "-m", "prefchat", "--help"],
+            "version_ms": [sys.executable, "-m", "prefchat", "--version"],
+            "python_ms": [sys.executable, "-c", "pass"]}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(runs):
+        for key, cmd in cmds.items():
+            t0 = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times[key].append((time.perf_counter() - t0) * 1e3)
+    out: dict = {k: statistics.median(v) for k, v in times.items()}
+    out["loadavg"] = os.getloadavg()[0]
     out["machine"] = machine()
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
-    typer.echo(f"prefchat --help: median {out['help_ms']:.0f} ms; --version: {out['version_ms']:.0f} ms; bare python: "
-               f"{out['python_ms']:.0f} ms ({runs} fresh processes each, interleaved; {out['machine']}; load avg "
-               f"{out['loadavg']:.1f})  [target --help <= 200 ms]")
+    return out
+
+
+def report_cli(out: dict, runs: int) -> str:
+    return (f"prefchat --help: median {out['help_ms']:.0f} ms; --version: {out['version_ms']:.0f} ms; bare python: "
+            f"{out['python_ms']:.0f} ms ({runs} fresh processes each, interleaved; {out['machine']}; load avg "
+            f"{out['loadavg']:.1f})  [target --help <= 200 ms]")
