@@ -23,9 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[list[tuple[str, ...]]] = [
     [("prefchat.cli", "prefchat.__main__")],
     [("prefchat.commands",)],
+    # one module per benchmark: they drive chat sessions, live onboarding and the Textual ChatApp
+    [("prefchat.bench",)],
     [("prefchat.tui",)],
     [("prefchat.chat",), ("prefchat.onboarding",)],
-    [("prefchat.rerank",), ("prefchat.basis.evaluate",), ("prefchat.bench",)],
+    [("prefchat.rerank",), ("prefchat.basis.evaluate",)],
     [("prefchat.config",)],  # validates `candidates` against generation's strategies; builds backends
     [("prefchat.generation",)],  # the guard, card and strategies every pick uses
     [("prefchat.profiles",), ("prefchat.basis",), ("prefchat.llm",)],

@@ -1,1 +1,3 @@
-"""Benchmarks behind `prefchat bench` (phase 2 moves each subcommand's code here from commands/bench_*.py)."""
+"""Benchmarks behind `prefchat bench`, one module per benchmark: plain functions that measure and
+return the dict the command prints with --json, and a report that renders it. The typer signatures
+live in commands/bench.py (generate's body is still in commands/bench_generate.py)."""

@@ -1,23 +1,171 @@
-"""`prefchat bench ...`: measurements, printed as tables (and JSON with --json)."""
+"""`prefchat bench ...`: measurements, printed as tables (and JSON with --json).
+
+Each command here is its typer signature and a call: the measuring code lives in prefchat/bench/, one
+module per benchmark, and is imported only when its command runs, so that `prefchat bench --help`
+loads none of it. (generate is still whole in commands/bench_generate.py until it moves too.)"""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
+from typing import Optional
 
-from prefchat.commands.bench_basis import bench_basis
-from prefchat.commands.bench_engine import bench_engine
-from prefchat.commands.bench_flood import bench_flood
+import typer
+from rich.console import Console
+
 from prefchat.commands.bench_generate import bench_generate
-from prefchat.commands.bench_guard import bench_guard
-from prefchat.commands.bench_live import bench_onboard_live
-from prefchat.commands.bench_startup import bench_chat, bench_cli, bench_onboard
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
 
 
+def _note(message: str) -> None:
+    """What a benchmark is building before a long wait: on stderr, so --json output stays one object."""
+    typer.echo(message, err=True)
+
+
+def bench_engine(
+    seed: int = typer.Option(0, help="Seed for the synthetic problem and training."),
+    users: int = typer.Option(60, help="New users to evaluate."),
+    steps: int = typer.Option(200, help="Elicitation steps timed for the latency figure."),
+    criterion: str = typer.Option("fisher", help="Active rule: fisher (default) or norm (the paper's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """The engine on synthetic data with known truth: AUC vs answers, training time, step latency."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import engine
+
+    out = engine.measure(seed=seed, users=users, steps=steps, criterion=criterion)
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    con = Console()
+    for part in engine.report(out, seed=seed, users=users, steps=steps):
+        con.print(part)
+
+
+def bench_onboard(
+    runs: int = typer.Option(5, help="Runs to take the median of."),
+    plain: bool = typer.Option(False, "--plain", help="Measure the --plain quiz instead of the full-screen one."),
+) -> None:
+    """Time from starting `prefchat onboard` to the first question on screen (a real terminal via a pty)."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import startup
+
+    typer.echo(startup.report_onboard(startup.onboard(runs, plain)))
+
+
+def bench_onboard_live(
+    model: str = typer.Option(None, help="GGUF file (default with --make-tiny: the prefchat cache)."),
+    make_tiny: str = typer.Option("qwen05b", "--make-tiny",
+                                  help="Build a random-weight GGUF if absent: qwen05b (Qwen2.5-0.5B shape, "
+                                       "Q8_0) or tiny."),
+    max_tokens: int = typer.Option(64, help="Tokens per reply, on both sides of the comparison."),
+    repeats: int = typer.Option(5, help="Timed runs; medians are reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import live
+
+    out = live.measure(model, make_tiny, max_tokens, repeats, threads, note=_note)
+    typer.echo(json.dumps(out) if as_json else live.report(out))
+
+
+def bench_chat(
+    runs: int = typer.Option(5, help="Runs to take the median of."),
+    model: Path = typer.Option(..., "--model", help="A GGUF file (e.g. the one `bench generate --make-tiny "
+                               "qwen05b` writes). Loading it happens in a worker, after the first paint."),
+    reply_runs: int = typer.Option(3, "--reply-runs", help="Fresh chats timed for first_rerank_ms: the first "
+                                   "reply's delay from generation end to the picked reply (0 skips it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Time from starting `prefchat chat` to its first screen, and the first reply's pick delay.
+
+    The first screen is the input box and key hints, in a real pty; the first reply's delay after
+    generation (scorer loaded at start-up: target <= 300 ms on CPU)."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import startup
+
+    out = startup.chat(model, runs, reply_runs)
+    typer.echo(json.dumps(startup.chat_json(out)) if as_json else startup.report_chat(out))
+
+
+def bench_cli(
+    runs: int = typer.Option(20, help="Fresh processes per command (interleaved); medians are reported."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Time `prefchat --help` and `--version` against a bare Python start (target: --help <= 200 ms)."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import startup
+
+    out = startup.cli(runs)
+    typer.echo(json.dumps(out) if as_json else startup.report_cli(out, runs))
+
+
+def bench_basis(
+    backbone: str = typer.Option(None, "--backbone", help="Causal LM (local dir or hub id) to measure as a basis "
+                                 "model. Without it: the shipped MiniLM basis's scoring latency."),
+    make_tiny: str = typer.Option(None, "--make-tiny", help="qwen05b: build a random-weight Qwen2.5-0.5B-shaped "
+                                  "model (896 wide, 24 layers, 14/2 heads, ffn 4864, the real 151,936-token "
+                                  "vocabulary; bf16) at --backbone (or the cache) if absent; no hub access."),
+    mode: str = typer.Option("lora", "--mode", help="Training mode measured: lora, full or frozen."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N [default: cuda if available]."),
+    train_pairs: int = typer.Option(32, "--train-pairs", help="Pairs per optimiser step."),
+    train_tokens: int = typer.Option(128, "--train-tokens", help="Tokens per response in the training step."),
+    accumulate: int = typer.Option(1, "--accumulate", help="Micro-batches per step (gradient accumulation)."),
+    steps: int = typer.Option(10, "--steps", help="Timed training steps."),
+    runs: int = typer.Option(20, "--runs", help="Timed scoring runs for the MiniLM latency."),
+    threads: int = typer.Option(0, "--threads", help="torch threads for the MiniLM timing (0: torch's default)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Basis model speed on this device: training pairs/s, scoring responses/s, and scoring latency.
+
+    Latency: the median to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the
+    MiniLM basis).
+    GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 15 ms, bf16 training >= 500 pairs/s."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import basis
+
+    out = basis.measure(backbone, make_tiny, mode, device, train_pairs, train_tokens, accumulate, steps, runs,
+                        threads, compare=not as_json, note=_note)
+    typer.echo(json.dumps(basis.as_json(out)) if as_json else basis.report(out))
+
+
+def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the server streams."),
+                n: str = typer.Option("1,4", "-n", help="Candidate counts to try."),
+                max_tokens: int = typer.Option(512, "--max-tokens"),
+                chunk_chars: int = typer.Option(16, "--chunk-chars",
+                                                help="Characters per streamed chunk (~ a token)."),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """A server that ignores max_tokens and streams megabytes: time and memory per N."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import flood
+
+    out = flood.measure(size_mb, [int(x) for x in n.split(",") if x.strip()], max_tokens, chunk_chars)
+    typer.echo(json.dumps(out) if as_json else flood.report(out))
+
+
+def bench_guard(
+    n: int = typer.Option(8, "-n", help="Candidates per turn."),
+    repeats: int = typer.Option(200, help="Turns to take the median of."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Profile file (default: the shipped "
+                                           "example profiles/concise-formal.json)."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="Also measure the guard's thresholds on the "
+                                   "shipped corpus (loads the encoder; features are cached)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Guard + instructions + why per turn (target: <= 5 ms beyond scoring)."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import guard
+
+    out = guard.measure(n, repeats, profile, calibrate)
+    typer.echo(json.dumps(out) if as_json else guard.report(out, repeats))
+
+
 def _register() -> None:
-    # Each benchmark lives in a module named for what it measures (typer only at import: cheap).
-    # The order here is the order `prefchat bench --help` lists them in.
+    # The order here is the order `prefchat bench --help` lists them in. generate's signature and
+    # body still share commands/bench_generate.py.
 
     app.command("engine")(bench_engine)
     app.command("generate")(bench_generate)

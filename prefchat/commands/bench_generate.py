@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prefchat.basis import load_basis
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.machine import machine
 from prefchat.errors import PrefchatError
 from prefchat.generation.strategies import STRATEGIES as known
 from prefchat.generation.strategies import candidate_instructions

@@ -16,6 +16,10 @@ from tests.backbone.helpers import write_tiny_qwen
 from tests.llm.tiny_models import write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
+# The measuring code, one module per benchmark (machine.py is the one-line machine description that
+# commands/bench_generate.py still imports at the top).
+BODIES = sorted(f"prefchat.bench.{p.stem}" for p in (ROOT / "prefchat" / "bench").glob("*.py")
+                if p.stem not in ("__init__", "machine"))
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -24,6 +28,21 @@ def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     return r
+
+
+def test_bench_help_loads_no_benchmark_body():
+    """`prefchat bench --help` imports the typer signatures (commands/bench.py), none of the measuring
+    code in prefchat/bench/ and no heavy library: each command imports its own module when it runs."""
+    code = ("import contextlib, io, json, sys\nsys.argv = ['prefchat', 'bench', '--help']\n"
+            "from prefchat.cli import main\nout = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n    try:\n        main()\n    except SystemExit:\n        pass\n"
+            "print(json.dumps([out.getvalue(), sorted(sys.modules)]))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                       cwd=ROOT)
+    text, modules = json.loads(p.stdout.strip().splitlines()[-1])
+    assert "onboard-live" in text and "guard" in text and "prefchat.commands.bench" in modules
+    assert len(BODIES) >= 8 and [m for m in BODIES if m in modules] == []
+    assert [m for m in ("torch", "transformers", "llama_cpp", "openai", "textual") if m in modules] == []
 
 
 def test_generate_best_of_n_on_a_random_gguf(isolated_locations):

@@ -3,35 +3,28 @@ training time, the latency of one elicitation step)."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
-import typer
-from rich.console import Console
 from rich.table import Table
 
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.machine import machine
 from prefchat.reward import evaluate as ev
 from prefchat.reward.elicit import Elicitor, population_prior
 
+BUDGETS = (5, 10, 20, 40)  # answers at which the AUC is reported
+TRUE_DIMS = 4  # rank of the synthetic problem's true basis
 
-def bench_engine(
-    seed: int = typer.Option(0, help="Seed for the synthetic problem and training."),
-    users: int = typer.Option(60, help="New users to evaluate."),
-    steps: int = typer.Option(200, help="Elicitation steps timed for the latency figure."),
-    criterion: str = typer.Option("fisher", help="Active rule: fisher (default) or norm (the paper's)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-) -> None:
-    """The engine on synthetic data with known truth: AUC vs answers, training time, step latency."""
+
+def measure(seed: int = 0, users: int = 60, steps: int = 200, criterion: str = "fisher") -> dict:
+    """The engine trained on a synthetic problem with known truth; the dict `--json` prints."""
     import torch
 
     from prefchat.reward.synthetic import make_problem, run_experiment
 
     torch.set_num_threads(1)  # the latency target is for one core
-    budgets = (5, 10, 20, 40)
-    problem = make_problem(n_prompts=300, n_features=8, seed=seed)
-    res = run_experiment(problem, seed=seed, budgets=budgets, n_eval_users=users,
+    problem = make_problem(n_prompts=300, n_features=8, true_dims=TRUE_DIMS, seed=seed)
+    res = run_experiment(problem, seed=seed, budgets=BUDGETS, n_eval_users=users,
                          init_epochs=200, epochs=200)
     if criterion != "fisher":
         pref = res["model"]
@@ -42,7 +35,7 @@ def bench_engine(
         mean, prec = population_prior(pref.user_vectors_)
         c = ev.elicitation_curve(d[problem.train_pairs], P.prompt_ids[problem.train_pairs],
                                  problem.outcomes[new][:, problem.train_pairs], d[problem.test_pairs],
-                                 problem.outcomes[new][:, problem.test_pairs], budgets, "active",
+                                 problem.outcomes[new][:, problem.test_pairs], BUDGETS, "active",
                                  beta=prec, prior_mean=mean, criterion=criterion, seed=seed)
         res["curves"]["active"] = {"auc": c.mean_auc(), "accuracy": c.mean_accuracy()}
 
@@ -65,7 +58,7 @@ def bench_engine(
     step_ms = float(np.median(times) * 1e3)
 
     out = {
-        "answers": list(budgets),
+        "answers": list(BUDGETS),
         "auc": {"active": res["curves"]["active"]["auc"], "random": res["curves"]["random"]["auc"],
                 "oracle": res["oracle"]["auc"]},
         "principal_angles_deg": [round(float(a), 2) for a in res["angles"]],
@@ -77,22 +70,25 @@ def bench_engine(
         "criterion": criterion,
         "machine": machine(),
     }
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
-    con = Console()
-    t = Table(title=f"prefchat bench engine (synthetic, seed {seed}, {users} new users, rule {criterion})")
+    return out
+
+
+def report(out: dict, seed: int, users: int, steps: int) -> list:
+    """What `measure` found, as rich renderables to print in turn: the AUC table, then one line per figure."""
+    t = Table(title=f"prefchat bench engine (synthetic, seed {seed}, {users} new users, rule {out['criterion']})")
     t.add_column("answers", justify="right")
     for name in ("active", "random", "oracle"):
         t.add_column(f"AUC {name}", justify="right")
-    for b in budgets:
+    for b in out["answers"]:
         t.add_row(str(b), f"{out['auc']['active'][b]:.3f}", f"{out['auc']['random'][b]:.3f}",
                   f"{out['auc']['oracle']:.3f}")
-    con.print(t)
-    con.print(f"principal angles to the true basis (deg): {out['principal_angles_deg']}")
-    con.print(f"validation AUC (train users, held-out prompts): {out['validation_auc']:.3f}")
-    con.print(f"singular values of the completed matrix: {out['spectrum']}; elbow at J={out['elbow']} "
-              f"(true rank {problem.true_phi.shape[1]})")
-    con.print(f"training time: {out['train_seconds']:.1f} s")
-    con.print(f"elicitation step (refit + choose among 10,000, J=8), median of {steps}: {step_ms:.3f} ms")
-    con.print(f"machine: {out['machine']}")
+    return [
+        t,
+        f"principal angles to the true basis (deg): {out['principal_angles_deg']}",
+        f"validation AUC (train users, held-out prompts): {out['validation_auc']:.3f}",
+        f"singular values of the completed matrix: {out['spectrum']}; elbow at J={out['elbow']} "
+        f"(true rank {TRUE_DIMS})",
+        f"training time: {out['train_seconds']:.1f} s",
+        f"elicitation step (refit + choose among 10,000, J=8), median of {steps}: {out['step_ms_median']:.3f} ms",
+        f"machine: {out['machine']}",
+    ]

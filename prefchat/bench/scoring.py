@@ -113,27 +113,11 @@ def report_minilm(out: dict, machine: str) -> str:
     return line
 
 
-def bench_cli_startup(runs: int) -> dict:
-    """Medians over fresh processes, interleaved so that a load spike hits all three alike."""
-    cmds = {"help_ms": [sys.executable, "-m", "prefchat", "--help"],
-            "version_ms": [sys.executable, "-m", "prefchat", "--version"],
-            "python_ms": [sys.executable, "-c", "pass"]}
-    times: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(runs):
-        for key, cmd in cmds.items():
-            t0 = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            times[key].append((time.perf_counter() - t0) * 1e3)
-    out: dict = {k: statistics.median(v) for k, v in times.items()}
-    out["loadavg"] = os.getloadavg()[0]
-    return out
-
-
 # -- first reply in the chat -----------------------------------------------------------------------
 
 _CHILD = r"""
 import asyncio, json, sys
-from prefchat.commands.bench_scoring import _first_turn
+from prefchat.bench.scoring import _first_turn
 print("RESULT " + json.dumps(asyncio.run(_first_turn(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))))
 """
 

@@ -10,9 +10,8 @@ import resource
 import threading
 import time
 import tracemalloc
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import typer
 
 from prefchat.llm import GenerationRequest, make_backend
 
@@ -51,14 +50,10 @@ def _flood_server(megabytes: int, chunk_chars: int) -> ThreadingHTTPServer:
     return srv
 
 
-def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the server streams."),
-                n: str = typer.Option("1,4", "-n", help="Candidate counts to try."),
-                max_tokens: int = typer.Option(512, "--max-tokens"),
-                chunk_chars: int = typer.Option(16, "--chunk-chars",
-                                                help="Characters per streamed chunk (~ a token)."),
-                as_json: bool = typer.Option(False, "--json")) -> None:
-    """A server that ignores max_tokens and streams megabytes: time and memory per N."""
-    from prefchat.llm import openai_compat
+def measure(size_mb: int = 50, counts: Sequence[int] = (1, 4), max_tokens: int = 512, chunk_chars: int = 16) -> dict:
+    """Time and memory of one request per candidate count against the flooding server; the dict
+    `--json` prints."""
+    from prefchat.llm import openai_compat  # imports openai
 
     bounds = getattr(openai_compat, "reply_bounds", None)  # absent before replies were bounded
 
@@ -66,7 +61,7 @@ def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the
     url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
     rows = []
     try:
-        for k in [int(x) for x in n.split(",") if x.strip()]:
+        for k in counts:
             b = make_backend("openai", "m", base_url=url, timeout=30, max_retries=0)
             req = GenerationRequest([{"role": "user", "content": "hi"}], n=k, max_tokens=max_tokens)
             tracemalloc.start()
@@ -81,14 +76,15 @@ def bench_flood(size_mb: int = typer.Option(50, "--size-mb", help="Megabytes the
     finally:
         srv.shutdown()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"server_mb_per_request": size_mb,
-              "bound_chars": bounds(max_tokens)[0] if bounds else None,
-              "runs": rows, "process_peak_rss_mb": round(rss, 1)}
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for r in rows:
-        typer.echo(f"N={r['n']}: {r['seconds']:.2f} s, heap peak {r['heap_peak_mb']} MB, kept "
-                   f"{r['chars_kept']} chars, finish {r['finish']}")
-    typer.echo(f"process peak RSS {result['process_peak_rss_mb']} MB (server: {size_mb} MB per "
-               f"request, bound {result['bound_chars']} chars)")
+    return {"server_mb_per_request": size_mb,
+            "bound_chars": bounds(max_tokens)[0] if bounds else None,
+            "runs": rows, "process_peak_rss_mb": round(rss, 1)}
+
+
+def report(result: dict) -> str:
+    """One line per candidate count, then the process's peak memory."""
+    lines = [f"N={r['n']}: {r['seconds']:.2f} s, heap peak {r['heap_peak_mb']} MB, kept "
+             f"{r['chars_kept']} chars, finish {r['finish']}" for r in result["runs"]]
+    lines.append(f"process peak RSS {result['process_peak_rss_mb']} MB (server: {result['server_mb_per_request']} "
+                 f"MB per request, bound {result['bound_chars']} chars)")
+    return "\n".join(lines)

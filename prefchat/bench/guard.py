@@ -11,28 +11,19 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import typer
-
 from prefchat.basis import load_basis
-from prefchat.paths import shipped_models_dir
 from prefchat.basis.train import cached_features
 from prefchat.data import load_corpus
 from prefchat.errors import PrefchatError
 from prefchat.generation import calibrate as cal
+from prefchat.paths import shipped_models_dir
 from prefchat.profiles.exchange import read_profile_file
 from prefchat.rerank import phi_and_relevance
 
 
-def bench_guard(
-    n: int = typer.Option(8, "-n", help="Candidates per turn."),
-    repeats: int = typer.Option(200, help="Turns to take the median of."),
-    profile: Optional[Path] = typer.Option(None, "--profile", help="Profile file (default: the shipped "
-                                           "example profiles/concise-formal.json)."),
-    calibrate: bool = typer.Option(False, "--calibrate", help="Also measure the guard's thresholds on the "
-                                   "shipped corpus (loads the encoder; features are cached)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Guard + instructions + why per turn (target: <= 5 ms beyond scoring)."""
+def measure(n: int = 8, repeats: int = 200, profile: Optional[Path] = None, calibrate: bool = False) -> dict:
+    """The per-turn cost on the corpus's n longest replies (and, with calibrate, the corpus numbers
+    behind the thresholds); the dict `--json` prints."""
     if not 1 <= n <= 64 or repeats < 1:
         raise PrefchatError("-n must be 1..64 and --repeats at least 1")
     b = load_basis()
@@ -52,25 +43,27 @@ def bench_guard(
         jf = cached_features(enc, list(cal.NON_ANSWERS))
         out["relevance"] = cal.relevance_numbers(c, rf, pf, jf)
         out["repetition"] = cal.repetition_numbers(c.texts)
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
+    return out
+
+
+def report(out: dict, repeats: int) -> str:
+    """The per-turn figures, one line per mode, then the scoring and calibration numbers if measured."""
     t = out["turn"]
-    typer.echo(f"per turn, {t['n']} candidates of ~{t['chars']} characters (median of {repeats}):")
-    typer.echo(f"  first turn of a process (reads the shipped corpus's labels once): "
-               f"{t['first'] * 1e3:.1f} ms")
+    lines = [f"per turn, {t['n']} candidates of ~{t['chars']} characters (median of {repeats}):",
+             f"  first turn of a process (reads the shipped corpus's labels once): {t['first'] * 1e3:.1f} ms"]
     for mode in ("cold", "warm", "cold_cpu", "warm_cpu"):
         m = t[mode]
         label = mode.replace("_cpu", ", CPU time") if mode.endswith("cpu") else mode + ", wall time"
-        typer.echo(f"  {label:15s}: guard {m['guard'] * 1e3:.2f} ms, instructions {m['instructions'] * 1e3:.2f} ms, "
-                   f"why {m['why'] * 1e3:.2f} ms, total {m['total'] * 1e3:.2f} ms (target <= 5 ms)")
+        lines.append(f"  {label:15s}: guard {m['guard'] * 1e3:.2f} ms, instructions {m['instructions'] * 1e3:.2f} ms, "
+                     f"why {m['why'] * 1e3:.2f} ms, total {m['total'] * 1e3:.2f} ms (target <= 5 ms)")
     if "scoring" in out:
         sc = out["scoring"]
-        typer.echo(f"scoring the {t['n']} candidates (median of {sc['repeats']}): phi alone {sc['phi'] * 1e3:.0f} ms, "
-                   f"phi + relevance (the prompt in the same batch) {sc['phi_and_relevance'] * 1e3:.0f} ms")
+        lines.append(f"scoring the {t['n']} candidates (median of {sc['repeats']}): phi alone {sc['phi'] * 1e3:.0f} ms, "
+                     f"phi + relevance (the prompt in the same batch) {sc['phi_and_relevance'] * 1e3:.0f} ms")
     for key in ("relevance", "repetition"):
         if key in out:
-            typer.echo(f"{key}: {json.dumps(out[key])}")
+            lines.append(f"{key}: {json.dumps(out[key])}")
+    return "\n".join(lines)
 
 
 def _scoring_cost(scorer, prompt: str, texts: list[str], repeats: int = 5) -> dict:

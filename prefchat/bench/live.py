@@ -8,17 +8,16 @@ ignored), so reply length does not decide the ratio; a retry after the guard cou
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import typer
 from platformdirs import user_cache_dir
 
 from prefchat.basis import load_basis
-from prefchat.commands.bench_machine import machine as _machine
+from prefchat.bench.machine import machine as _machine
 from prefchat.errors import PrefchatError
 from prefchat.llm import GenerationRequest, make_backend, synthetic
 from prefchat.onboarding.live import LiveFailed, LiveQuestions
@@ -26,23 +25,16 @@ from prefchat.onboarding.live import LiveFailed, LiveQuestions
 PROMPT = "How do I keep fresh herbs from wilting?"
 
 
-def bench_onboard_live(
-    model: str = typer.Option(None, help="GGUF file (default with --make-tiny: the prefchat cache)."),
-    make_tiny: str = typer.Option("qwen05b", "--make-tiny",
-                                  help="Build a random-weight GGUF if absent: qwen05b (Qwen2.5-0.5B shape, "
-                                       "Q8_0) or tiny."),
-    max_tokens: int = typer.Option(64, help="Tokens per reply, on both sides of the comparison."),
-    repeats: int = typer.Option(5, help="Timed runs; medians are reported."),
-    threads: int = typer.Option(2, help="CPU threads."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
+def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: int = 64, repeats: int = 5,
+            threads: int = 2, note: Callable[[str], None] = lambda _: None) -> dict:
+    """Medians of live questions and best-of-2 generations, interleaved, on one llama.cpp backend; the
+    dict `--json` prints. note() hears what is being built before a long wait."""
     if model is None:
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         path = Path(user_cache_dir("prefchat")) / "bench" / f"random-{make_tiny}-q8_0.gguf"
         if not path.exists():
-            typer.echo(f"writing random-weight {make_tiny} GGUF to {path} ...", err=True)
+            note(f"writing random-weight {make_tiny} GGUF to {path} ...")
             synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
         model = str(path)
     backend = make_backend("llama", model, n_threads=threads, n_ctx=2048, max_parallel=2)
@@ -90,15 +82,19 @@ def bench_onboard_live(
            "ratio_per_attempt": statistics.median(x / a for x, a in zip(lv, att)) / statistics.median(b2),
            "target_ratio": 1.5, "machine": _machine(),
            "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
-    typer.echo(f"best-of-2 generation ({max_tokens} tokens each): median {out['best_of_2']['median_s']:.3f} s "
-               f"(runs {out['best_of_2']['runs_s']})")
-    typer.echo(f"live question (2 replies + phi + guard): median {out['live']['median_s']:.3f} s "
-               f"(runs {out['live']['runs_s']}; attempts {att})")
+    return out
+
+
+def report(out: dict) -> str:
+    """Both medians, their ratio against the 1.5x target, and the machine's load."""
     verdict = "meets" if out["ratio_worst"] <= 1.5 else "misses"
-    typer.echo(f"live / best-of-2: median {out['ratio_median']:.2f}x, worst {out['ratio_worst']:.2f}x "
-               f"({verdict} the 1.5x target); one attempt (no guard retry) {out['ratio_per_attempt']:.2f}x; "
-               f"model and scorer load {load_s:.1f} s")
-    typer.echo(f"machine: {out['machine']}; 1-min load average before/after: {out['loadavg_1min']}")
+    return "\n".join([
+        f"best-of-2 generation ({out['max_tokens']} tokens each): median {out['best_of_2']['median_s']:.3f} s "
+        f"(runs {out['best_of_2']['runs_s']})",
+        f"live question (2 replies + phi + guard): median {out['live']['median_s']:.3f} s "
+        f"(runs {out['live']['runs_s']}; attempts {out['live']['attempts']})",
+        f"live / best-of-2: median {out['ratio_median']:.2f}x, worst {out['ratio_worst']:.2f}x "
+        f"({verdict} the 1.5x target); one attempt (no guard retry) {out['ratio_per_attempt']:.2f}x; "
+        f"model and scorer load {out['load_s']:.1f} s",
+        f"machine: {out['machine']}; 1-min load average before/after: {out['loadavg_1min']}",
+    ])

@@ -1,0 +1,77 @@
+"""`prefchat bench basis`: basis model speed on this device (training pairs/s, scoring responses/s,
+scoring latency), for a causal-LM backbone or the shipped MiniLM basis."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from prefchat.basis.encoders import default_device
+from prefchat.bench.machine import machine
+from prefchat.bench.scoring import bench_minilm, report_minilm
+from prefchat.errors import PrefchatError
+
+MINILM_JSON = ("cpu_8x200_ms", "phi_corr_vs_fp32")  # all `--json` prints for the MiniLM basis
+
+
+def measure(backbone: str | None = None, make_tiny: str | None = None, mode: str = "lora",
+            device: str | None = None, train_pairs: int = 32, train_tokens: int = 128, accumulate: int = 1,
+            steps: int = 10, runs: int = 20, threads: int = 0, compare: bool = True,
+            note: Callable[[str], None] = lambda _: None) -> dict:
+    """Without backbone or make_tiny: the shipped MiniLM basis's scoring latency (with compare, the
+    plain fp32 path is timed too). Otherwise a causal LM's training and scoring throughput, after
+    building the random-weight subject if make_tiny asks for it (note() hears that)."""
+    if make_tiny:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if backbone is None and make_tiny is None:
+        return bench_minilm(runs, compare=compare, threads=threads)
+    from prefchat.bench import backbone as bb
+    from prefchat.reward.nets import MODES
+
+    if mode not in MODES:
+        raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    dev = device or default_device()
+    if make_tiny:
+        if make_tiny != "qwen05b":
+            raise PrefchatError("--make-tiny must be qwen05b")
+        if backbone is None:
+            try:
+                from platformdirs import user_cache_dir
+
+                cache = Path(user_cache_dir("prefchat"))
+            except ImportError:  # a bare GPU machine may lack platformdirs
+                cache = Path.home() / ".cache" / "prefchat"
+            backbone = str(cache / "bench" / "random-qwen05b-basis-hf")
+        if not (Path(backbone) / "config.json").exists():
+            note(f"writing random-weight Qwen2.5-0.5B-shaped model to {backbone} ...")
+            bb.write_random_qwen05b(backbone, device=dev)
+    out = bb.bench_backbone(backbone, dev, mode=mode, train_pairs=train_pairs, train_tokens=train_tokens,
+                            accumulate=accumulate, steps=steps)
+    out["backbone"] = backbone
+    out["targets"] = {"latency_8x256_ms": 15.0, "train_pairs_per_s": 500.0}
+    out["machine"] = machine()
+    return out
+
+
+def as_json(out: dict) -> dict:
+    """What `--json` prints: for the MiniLM basis exactly its two figures; for a backbone, everything."""
+    return out if "backbone" in out else {k: out[k] for k in MINILM_JSON}
+
+
+def report(out: dict) -> str:
+    """The text report of either measurement."""
+    if "backbone" not in out:
+        return report_minilm(out, machine())
+    t, s, lat = out["train"], out["score"], out["latency_8x256_ms"]
+    return "\n".join([
+        f"backbone {out['backbone']} on {out.get('gpu', out['device'])} ({out['dtype']}, mode {out['mode']}, "
+        f"{out['trainable_params']:,} trainable parameters)",
+        f"  training: {t['pairs_per_s']:.1f} pairs/s ({t['tokens_per_s']:.0f} tokens/s; {t['pairs_per_step']} "
+        f"pairs x 2 responses x {t['tokens_per_response']} tokens per step, accumulate {t['accumulate']})"
+        f"  [target >= 500 pairs/s on GPU: {'met' if t['pairs_per_s'] >= 500 else 'missed'}]",
+        f"  scoring: {s['responses_per_s']:.1f} responses/s (batch {s['batch']} x {s['tokens_per_response']} tokens)",
+        f"  latency to score 8 x 256 tokens: median {lat['median']:.2f} ms (min {lat['min']:.2f}, "
+        f"{lat['runs']} runs)  [target <= 15 ms on GPU: {'met' if lat['median'] <= 15 else 'missed'}]",
+        f"  machine: {out['machine']}",
+    ])
