@@ -11,6 +11,7 @@ from prefchat.basis.encoders import default_device
 from prefchat.bench.machine import machine
 from prefchat.bench.scoring import bench_minilm, report_minilm
 from prefchat.errors import PrefchatError
+from prefchat.paths import bench_cache_dir
 
 MINILM_JSON = ("cpu_8x200_ms", "phi_corr_vs_fp32")  # all `--json` prints for the MiniLM basis
 
@@ -36,13 +37,7 @@ def measure(backbone: str | None = None, make_tiny: str | None = None, mode: str
         if make_tiny != "qwen05b":
             raise PrefchatError("--make-tiny must be qwen05b")
         if backbone is None:
-            try:
-                from platformdirs import user_cache_dir
-
-                cache = Path(user_cache_dir("prefchat"))
-            except ImportError:  # a bare GPU machine may lack platformdirs
-                cache = Path.home() / ".cache" / "prefchat"
-            backbone = str(cache / "bench" / "random-qwen05b-basis-hf")
+            backbone = str(bench_cache_dir() / "random-qwen05b-basis-hf")
         if not (Path(backbone) / "config.json").exists():
             note(f"writing random-weight Qwen2.5-0.5B-shaped model to {backbone} ...")
             bb.write_random_qwen05b(backbone, device=dev)

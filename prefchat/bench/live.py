@@ -12,13 +12,12 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from platformdirs import user_cache_dir
 
 from prefchat.basis import load_basis
 from prefchat.bench.machine import machine as _machine
 from prefchat.errors import PrefchatError
+from prefchat.paths import bench_cache_dir
 from prefchat.llm import GenerationRequest, make_backend, synthetic
 from prefchat.onboarding.live import LiveFailed, LiveQuestions
 
@@ -32,7 +31,7 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
     if model is None:
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
-        path = Path(user_cache_dir("prefchat")) / "bench" / f"random-{make_tiny}-q8_0.gguf"
+        path = bench_cache_dir() / f"random-{make_tiny}-q8_0.gguf"
         if not path.exists():
             note(f"writing random-weight {make_tiny} GGUF to {path} ...")
             synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
