@@ -33,18 +33,22 @@ seeds 0-3; mean AUC after 1,273 words read, and of the default 1,200-word quiz):
 
                                         new users s1-4   training users s0-3
                                         1,273 w  quiz    1,273 w  quiz
+    stored (narrow) prior:
     D-optimal 1/2 log(1 + x) / (w + 20)  0.865  0.862    0.888  0.884
     V-optimal / words                    0.874  0.869    0.885  0.883
-    V-optimal / (words + 20)             0.871  0.870    0.888  0.885   <- shipped
+    V-optimal / (words + 20)             0.871  0.870    0.888  0.885
     V-optimal / (words + 50)             0.867  0.866    0.888  0.884
+    prior widened x 2 (PRIOR_WIDENING):
+    D-optimal 1/2 log(1 + x) / (w + 20)  0.872  0.869    0.890  0.887
+    V-optimal / (words + 20)             0.880  0.879    0.893  0.892   <- shipped
 
 with x = s'(v.l) ||v||^2_{H^-1} (the D-optimal increment of log det H, the previous rule). Pricing the
 words is what matters most (active selection, which ignores them: about 0.80 after 1,273 words).
-V-optimal / (words + 20) is never worse than the D-optimal rule on these sets and better by 0.006-0.008
-on the new users: small, within the spread between seeds (+-0.01), so the case for it is mostly that
-it measures what the evaluation measures. Neither rule reaches the AUC of 15 active answers within
-1,273 words; BENCHMARKS.md says why (about 12 answers are needed whatever the rule, and 12 pairs from
-different prompts cost at least ~1,060 words even if only the shortest were asked)."""
+V-optimal / (words + 20) is never worse than the D-optimal rule on these sets and better by 0.003-0.010:
+small, about the spread between seeds (+-0.01), so the case for it is mostly that it measures what the
+evaluation measures. Neither rule reaches the AUC of 15 active answers within 1,273 words;
+BENCHMARKS.md says why (about 12 answers are needed whatever the rule, and only 30 of the 1,695 pool
+pairs are short enough for 12 of them to fit)."""
 
 from __future__ import annotations
 
@@ -66,6 +70,17 @@ def _prior_matrix(beta: float | np.ndarray, J: int) -> np.ndarray:
     if b.shape != (J, J) or np.any(np.linalg.eigvalsh(0.5 * (b + b.T)) <= 0):
         raise ValueError(f"beta must be a positive number or a positive-definite {J}x{J} matrix")
     return b
+
+
+# How much wider than the training users' PReF vectors a new person's prior is (covariance x 2, i.e.
+# precision / 2). PReF regularises its vectors, which probably shrinks them: on the shipped corpus,
+# fitting each training user alone on all 1,695 of their calibration answers gives vectors with ~4x
+# the variance of the stored prior (trace ratio 3.9). Widening by 2 was the best of 0.5 / 1 / 1.4 / 2 / 4 / 10 for the
+# cost-aware quiz on the rule-choice data (new users' answer seeds 1-4, training users' seeds 0-3);
+# active selection gains too (10 answers: 0.876 -> 0.883 there). BENCHMARKS.md, "Cost-aware onboarding".
+# Basis.prior applies it when a basis is read, so the stored prior stays the plain empirical one and
+# every reader (quiz, refit, eval, chat) agrees.
+PRIOR_WIDENING = 2.0
 
 
 def population_prior(user_vectors: np.ndarray, ridge: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -163,9 +178,10 @@ class Elicitor:
 
     pool: (K, J) pair differences; prompts: K prompt ids (no prompt is asked twice).
     strategy: "active" (argmax ||v||_{H^-1}), "cost-aware" (the most predictive variance over the pool's
-    pairs removed per word read; needs `costs`, the words a person reads for each pair) or "random" (the baseline). The first pick is
-    random; for "cost-aware" it is drawn among pairs of fewer than `first_max_cost` words (the cheapest
-    pair when none is that short), so the first screen is quick to read.
+    pairs removed per word read; needs `costs`, the words a person reads for each pair) or "random"
+    (the baseline). The first pick is random; for "cost-aware" it is drawn among pairs of fewer than
+    `first_max_cost` words (the cheapest pair when none is that short), so the first screen is quick
+    to read.
     budget: with costs, a limit on the words read in total; only pairs that still fit are asked, and
     next_question() returns None once none does (any strategy)."""
 
