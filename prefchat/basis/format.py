@@ -20,6 +20,7 @@ import numpy as np
 
 from prefchat.errors import PrefchatError
 from prefchat.paths import shipped_models_dir
+from prefchat.reward.elicit import PRIOR_WIDENING
 
 FORMAT = "prefchat.basis"
 FORMAT_VERSION = 1
@@ -77,7 +78,9 @@ class Basis:
     @property
     def prior(self) -> tuple[np.ndarray, np.ndarray]:
         """Population prior for new users: (mean, precision matrix), checked against J here so every
-        caller (quiz, refit, eval, chat) gets one clear error instead of checking it itself."""
+        caller (quiz, refit, eval, chat) gets one clear error instead of checking it itself. The stored
+        precision is the training users' empirical one; new users get it widened by PRIOR_WIDENING
+        (see prefchat/reward/elicit.py for why)."""
         try:
             p = self.meta["prior"]
             mean = np.asarray(p["mean"], dtype=float)
@@ -89,7 +92,7 @@ class Basis:
             raise PrefchatError(f"{self.path}/basis.json: prior shape does not match dims={J}; rebuild the basis")
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(precision))):
             raise PrefchatError(f"{self.path}/basis.json: prior has NaN or inf; rebuild the basis")
-        return mean, precision
+        return mean, precision / PRIOR_WIDENING
 
     def pool(self) -> Pool:
         f = self.path / "pool.npz"

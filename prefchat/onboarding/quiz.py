@@ -17,7 +17,7 @@ deterministic once the first (random) question has been answered. Answers to liv
 the user's own model wrote; prefchat/onboarding/live.py) are in no pool: replaying them needs their
 phi differences, which `pair_diffs_fn` (the basis scorer) computes from the saved texts.
 
-Selection is cost-aware (prefchat/reward/elicit.py): the most information per word read. By default
+Selection is cost-aware (prefchat/reward/elicit.py): the most uncertainty removed per word read. By default
 the quiz runs until about five minutes of reading (DEFAULT_WORDS, at most QUIZ_MAX_QUESTIONS
 questions); `--questions N` asks exactly N instead."""
 

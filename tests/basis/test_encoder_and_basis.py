@@ -8,6 +8,7 @@ import pytest
 from prefchat.basis import fingerprint, load_basis
 from prefchat.errors import PrefchatError
 from prefchat.basis import encoders
+from prefchat.reward.elicit import PRIOR_WIDENING
 
 
 def test_minilm_is_found_without_importing_it_and_verified():
@@ -59,6 +60,10 @@ def test_shipped_basis_metadata(shipped):
     assert len(shipped.axes) == 7 and shipped.dims == len(shipped.axes[0].vector)
     mean, prec = shipped.prior
     assert mean.shape == (shipped.dims,) and np.all(np.linalg.eigvalsh(prec) > 0)
+    # new users get the training users' empirical prior widened (reward/elicit.py, PRIOR_WIDENING)
+    stored = np.asarray(meta["prior"]["precision"], dtype=float)
+    assert PRIOR_WIDENING > 1
+    np.testing.assert_allclose(prec, stored / PRIOR_WIDENING)
     pool = shipped.pool()
     assert pool.diffs.shape == (len(pool.a_ids), shipped.dims) and len(pool.a_ids) >= 160 * 15
 

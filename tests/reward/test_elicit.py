@@ -4,7 +4,8 @@ selection rule that ignores H would break."""
 import numpy as np
 import pytest
 
-from prefchat.reward.elicit import Elicitor, fit_lambda, information_gain, population_prior, uncertainty
+from prefchat.reward.elicit import (Elicitor, fit_lambda, information_gain, pool_second_moment, population_prior,
+                                   uncertainty, variance_reduction)
 
 
 def _objective(lam, v, y, beta, mu):
@@ -179,7 +180,7 @@ def test_cost_aware_still_asks_a_long_pair_when_it_is_the_only_informative_one()
     assert 20 <= el.next_question() < 24
 
 
-def test_cost_aware_is_information_per_word():
+def test_cost_aware_is_pool_variance_removed_per_word():
     rng = np.random.default_rng(6)
     pool = rng.normal(size=(200, 5))
     costs = rng.uniform(60, 400, size=200)
@@ -187,12 +188,35 @@ def test_cost_aware_is_information_per_word():
     for _ in range(4):
         el.answer(el.next_question(), 1.0)
     q = el.next_question()
+    # brute force: tr(S H^-1) before minus after adding the pair's Fisher term, one pair at a time
+    S = pool.T @ pool / len(pool)
     p = 1 / (1 + np.exp(-(pool @ el.lam)))
-    gain = 0.5 * np.log1p(uncertainty(pool, el.precision) ** 2 * p * (1 - p))
+    before = np.trace(S @ np.linalg.inv(el.precision))
+    gain = np.array([before - np.trace(S @ np.linalg.inv(el.precision + w * np.outer(v, v)))
+                     for v, w in zip(pool, p * (1 - p))])
+    np.testing.assert_allclose(variance_reduction(pool, el.lam, el.precision, S), gain, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pool_second_moment(pool), S)
     score = gain / (costs + 20.0)
     score[el.asked] = -1
     assert q == int(np.argmax(score))
-    np.testing.assert_allclose(information_gain(pool, el.lam, el.precision), gain, rtol=1e-12)
+    d_gain = 0.5 * np.log1p(uncertainty(pool, el.precision) ** 2 * p * (1 - p))
+    np.testing.assert_allclose(information_gain(pool, el.lam, el.precision), d_gain, rtol=1e-12)
+
+
+def test_cost_aware_asks_about_directions_the_pairs_vary_along():
+    # Rows 0 and 1 cost the same and row 0 carries slightly more Fisher information (a longer
+    # difference), so an information-per-word (D-optimal) rule asks row 0. But the pool's pairs vary
+    # mostly along e1 (rows 2-9, too long to be asked), so knowing lambda along e1 is what ranks the
+    # pairs a person meets: row 1 removes five times the predictive variance and is asked.
+    pool = np.array([[0.0, 2.1], [2.0, 0.0]] + [[1.5, 0.0]] * 8)
+    costs = np.array([100.0, 100.0] + [10_000.0] * 8)
+    el = Elicitor(pool, np.arange(10), beta=1.0, strategy="cost-aware", costs=costs, seed=0)
+    el.answer_pair(np.zeros(2), 0.5)  # an answer that teaches nothing, so the rule (not the random first draw) picks
+    d = information_gain(pool, el.lam, el.precision)
+    assert d[0] > d[1]
+    v = variance_reduction(pool, el.lam, el.precision, el.second_moment)
+    assert v[1] > 4 * v[0]
+    assert el.next_question() == 1
 
 
 def test_cost_aware_first_question_is_short_and_random():
