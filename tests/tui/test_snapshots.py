@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,14 @@ from prefchat.onboarding.quiz import open_session
 from .screens import screen_text, sync
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+# Read when the module is collected: the autouse isolation fixture clears PREFCHAT_* variables before
+# each test runs, so reading it inside a test would never see it.
+UPDATE = bool(os.environ.get("PREFCHAT_UPDATE_SNAPSHOTS"))
 
 
 def check(name: str, svg: str, text: str) -> None:
     svg_file, txt_file = SNAPSHOTS / f"{name}.svg", SNAPSHOTS / f"{name}.txt"
-    if os.environ.get("PREFCHAT_UPDATE_SNAPSHOTS"):
+    if UPDATE:
         SNAPSHOTS.mkdir(exist_ok=True)
         svg_file.write_text(svg, encoding="utf-8")
         txt_file.write_text(text, encoding="utf-8")
@@ -64,7 +68,7 @@ async def test_snapshot(quiz_env, name, size, theme, keys):
 
 
 def test_a_missing_snapshot_fails_and_writes_nothing(monkeypatch):
-    monkeypatch.delenv("PREFCHAT_UPDATE_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(sys.modules[__name__], "UPDATE", False)  # even in a run that updates snapshots
     with pytest.raises(pytest.fail.Exception, match="no snapshot"):
         check("no_such_case_80x24", "<svg/>", "text")
     assert not list(SNAPSHOTS.glob("no_such_case_80x24.*"))
