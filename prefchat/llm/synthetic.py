@@ -47,8 +47,10 @@ class GGUFShape:
 TINY = GGUFShape(arch="llama", n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128, n_vocab=512,
                  n_ctx=1024)
 # Qwen2.5-0.5B's real dimensions except the vocabulary: the real one has 151,936 tokens, which would
-# add ~130 MB of embedding to the file and ~15% to per-token time (the output projection). 32,768
+# add ~130 MB of embedding to the file and ~15% to a one-row step (the output projection). 32,768
 # keeps the file ~0.4 GB at Q8_0 while every transformer block costs exactly what the real model's do.
+# A multi-row step with a Q8_0 output pays much more than 15% for the real vocabulary (the output
+# runs in llamafile's tinyBLAS, see QUANTS): measure that with QWEN05B_FULL.
 QWEN05B = GGUFShape(arch="qwen2", n_embd=896, n_layer=24, n_head=14, n_head_kv=2, n_ff=4864,
                     n_vocab=32768, n_ctx=4096)
 # The real vocabulary, for measuring what the 151,936-row output projection costs a batched step.

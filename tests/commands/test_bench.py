@@ -41,6 +41,23 @@ def test_generate_best_of_n_on_a_random_gguf(isolated_locations):
     assert out["rerank"] is None and out["load_s"] >= 0 and len(out["loadavg_1min"]) == 2
 
 
+def test_generate_quant_picks_the_weight_recipe(isolated_locations):
+    """--quant builds (and names) a GGUF of that recipe; an unknown one is a one-line error."""
+    import gguf
+
+    r = bench("generate", "--make-tiny", "tiny", "--quant", "q4_0", "-n", "2", "--max-tokens", "2",
+              "--repeats", "1", "--threads", "1", "--json")
+    out = json.loads(r.stdout)
+    assert out["quant"] == "q4_0" and Path(out["model"]).name == "random-tiny-q4_0.gguf"
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out["model"]).tensors}
+    assert types["blk.0.ffn_up.weight"] == "Q4_0" and types["token_embd.weight"] == "Q8_0"
+    assert out["weights"] == {"Q4_0": 14, "Q8_0": 1}  # the tiny shape: 2 layers x 7 matrices
+    bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "generate", "--make-tiny", "tiny",
+                          "--quant", "q3"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode != 0 and "--quant must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_onboard_time_to_first_question():
     r = bench("onboard", "--runs", "1", "--plain")
     m = re.search(r"onboard --plain \(to the first question\): command -> first screen, median of 1: (\d+) ms", r.stdout)
