@@ -10,6 +10,7 @@ from prefchat.commands.bench_flood import bench_flood
 from prefchat.commands.bench_generate import bench_generate
 from prefchat.commands.bench_guard import bench_guard
 from prefchat.commands.bench_live import bench_onboard_live
+from prefchat.commands.bench_llama_step import bench_llama_step
 from prefchat.commands.bench_startup import bench_chat, bench_cli, bench_onboard
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
@@ -21,6 +22,7 @@ def _register() -> None:
 
     app.command("engine")(bench_engine)
     app.command("generate")(bench_generate)
+    app.command("llama-step")(bench_llama_step)
     app.command("onboard")(bench_onboard)
     app.command("onboard-live")(bench_onboard_live)
     app.command("chat")(bench_chat)

@@ -67,12 +67,7 @@ def bench_generate(
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         cache = bench_cache_dir()
         if backend == "llama":
-            if quant not in synthetic.QUANTS:
-                raise PrefchatError(f"--quant must be one of {', '.join(synthetic.QUANTS)}")
-            path = Path(model) if model else cache / f"random-{make_tiny}-{quant}.gguf"
-            if not path.exists():
-                typer.echo(f"writing random-weight {make_tiny} {quant} GGUF to {path} ...", err=True)
-                synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
+            path = tiny_gguf(make_tiny, quant, model)
         else:
             path = Path(model) if model else cache / f"random-{make_tiny}-hf"
             if not (path / "config.json").exists():
@@ -153,7 +148,7 @@ def bench_generate(
         rerank = {"median_s": statistics.median(secs),
                   "share_of_generation": statistics.median(secs) / res[main_name]["median_s"]}
     out = {"backend": backend, "model": model, "quant": quant if make_tiny else None,
-           "weights": _weight_types(model) if backend == "llama" else None,
+           "weights": weight_types(model) if backend == "llama" else None,
            "batched": b.batched, "n": n,
            "max_tokens": max_tokens, "repeats": repeats, "threads": threads,
            "load_s": round(load_s, 2), "single": single, "best_of_n": res[main_name],
@@ -212,7 +207,20 @@ def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple
     return out
 
 
-def _weight_types(model: str) -> dict[str, int] | None:
+def tiny_gguf(make_tiny: str, quant: str, model: str | None) -> Path:
+    """The random-weight GGUF of --make-tiny/--quant: `model` or the bench cache, built if absent."""
+    if make_tiny not in synthetic.SHAPES:
+        raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
+    if quant not in synthetic.QUANTS:
+        raise PrefchatError(f"--quant must be one of {', '.join(synthetic.QUANTS)}")
+    path = Path(model) if model else bench_cache_dir() / f"random-{make_tiny}-{quant}.gguf"
+    if not path.exists():
+        typer.echo(f"writing random-weight {make_tiny} {quant} GGUF to {path} ...", err=True)
+        synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
+    return path
+
+
+def weight_types(model: str) -> dict[str, int] | None:
     """{type: count} of the GGUF's matrices: the type decides which llama.cpp CPU kernel a batched
     step runs (repacked Q4_0 vs llamafile's tinyBLAS for Q8_0/Q5_0), so the figures mean little
     without it. None when the gguf package (a bench extra) is missing or the file is unreadable."""

@@ -58,6 +58,24 @@ def test_generate_quant_picks_the_weight_recipe(isolated_locations):
     assert "Traceback" not in bad.stderr
 
 
+def test_llama_step_times_each_row_count_against_one_row(isolated_locations):
+    r = bench("llama-step", "--make-tiny", "tiny", "--quant", "q4_0-pure", "--rows", "2,1",
+              "--steps", "3", "--repeats", "2", "--threads", "1", "--json")
+    out = json.loads(r.stdout)
+    assert out["weights"] == {"Q4_0": 15} and out["quant"] == "q4_0-pure"
+    assert list(out["rows"]) == ["1", "2"]  # sorted; the first is the base of the ratios
+    one, two = out["rows"]["1"], out["rows"]["2"]
+    assert one["wall_ratio"] == 1 and one["cpu_ratio"] == 1
+    assert two["wall_ratio"] == pytest.approx(two["wall_ms"] / one["wall_ms"])
+    assert two["cpu_ratio"] == pytest.approx(two["cpu_ms"] / one["cpu_ms"])
+    for row in (one, two):
+        assert row["wall_ms"] > 0 and row["sampling_ms"] > 0 and len(row["runs_wall_ms"]) == 2
+    bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "llama-step", "--make-tiny",
+                          "tiny", "--rows", "1,x"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert bad.returncode != 0 and "--rows must be" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_onboard_time_to_first_question():
     r = bench("onboard", "--runs", "1", "--plain")
     m = re.search(r"onboard --plain \(to the first question\): command -> first screen, median of 1: (\d+) ms", r.stdout)

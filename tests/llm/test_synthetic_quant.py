@@ -28,12 +28,19 @@ def file_type(path) -> int:
     return int(field.parts[field.data[0]][0])
 
 
-@pytest.mark.parametrize("quant,block,embd,ftype", [
+RECIPES = [
     ("q8_0", "Q8_0", "Q8_0", 7),
     ("q4_0", "Q4_0", "Q8_0", 2),  # llama-quantize's tied-output fallback for a 896-wide model
     ("q5_0", "Q5_0", "Q8_0", 8),
     ("q4_0-pure", "Q4_0", "Q4_0", 2),
-])
+]
+
+
+def test_every_quantised_recipe_is_checked_here():
+    assert {r[0] for r in RECIPES} == set(QUANTS) - {"f32", "f16"}
+
+
+@pytest.mark.parametrize("quant,block,embd,ftype", RECIPES)
 def test_recipe_writes_the_named_tensor_types(tmp_path, quant, block, embd, ftype):
     path = write_random_gguf(tmp_path / f"{quant}.gguf", TINY, quant=quant)
     types = tensor_types(path)
