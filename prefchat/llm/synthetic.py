@@ -162,19 +162,26 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
     def mat(rows: int, cols: int, std: float) -> np.ndarray:
         return (rng.standard_normal((rows, cols), dtype=np.float32) * std)
 
-    converted: dict[int, np.ndarray] = {}  # id(array) -> converted array: convert each block once
+    # (id(array), type) -> (array, converted): each shared block array is converted once. The
+    # source array is kept so its id cannot be reused by a later array (the embedding is a
+    # temporary: once freed, a block array could get its id and be written with its data).
+    converted: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def convert(arr: np.ndarray, t) -> np.ndarray:
+        key = (id(arr), int(t))
+        if key not in converted:
+            out = (arr.astype(np.float16) if t == gguf.GGMLQuantizationType.F16
+                   else gguf.quants.quantize(arr, t))
+            converted[key] = (arr, out)
+        return converted[key][1]
 
     def add_matrix(w: gguf.GGUFWriter, name: str, arr: np.ndarray, t=qtype) -> None:
         if t == gguf.GGMLQuantizationType.F32:
             w.add_tensor(name, arr)
         elif t == gguf.GGMLQuantizationType.F16:
-            if id(arr) not in converted:
-                converted[id(arr)] = arr.astype(np.float16)
-            w.add_tensor(name, converted[id(arr)])
+            w.add_tensor(name, convert(arr, t))
         else:
-            if id(arr) not in converted:
-                converted[id(arr)] = gguf.quants.quantize(arr, t)
-            q = converted[id(arr)]
+            q = convert(arr, t)
             w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=t)
 
     tokens, merges, types = _bpe_vocab(s.n_vocab)
