@@ -57,8 +57,9 @@ def bench_generate(
 ) -> None:
     """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
 
-    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped Q8_0 GGUF: best-of-4 <= 1.6x single, and
-    with per-candidate (styled) instructions <= 1.8x."""
+    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped GGUF: best-of-4 <= 1.6x single, and
+    with per-candidate (styled) instructions <= 1.8x. The ratio depends on the weight types
+    (--quant): they decide which llama.cpp kernel a multi-row step runs (see bench llama-step)."""
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     strategies = _bench_strategies(candidates, profile_file, n)
