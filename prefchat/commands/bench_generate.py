@@ -150,6 +150,8 @@ def bench_generate(
                   "share_of_generation": statistics.median(secs) / res[main_name]["median_s"]}
     out = {"backend": backend, "model": model, "quant": quant if make_tiny else None,
            "weights": weight_types(model) if backend == "llama" else None,
+           # matrices llama.cpp repacked for its multi-row CPU kernel (the others: tinyBLAS)
+           "repacked": getattr(b, "repacked", None),
            "batched": b.batched, "n": n,
            "max_tokens": max_tokens, "repeats": repeats, "threads": threads,
            "load_s": round(load_s, 2), "single": single, "best_of_n": res[main_name],
@@ -179,7 +181,8 @@ def bench_generate(
         con.print(f"best-of-{n} {name} / single wall time: {ratios[name]:.2f}x ({verdict} the "
                   f"{targets[name]}x target); CPU time {cpu_ratios[name]:.2f}x")
     con.print(f"batched={b.batched}; load {load_s:.1f} s; weight matrices: "
-              + (", ".join(f"{c} {t}" for t, c in out["weights"].items()) if out["weights"] else "?"))
+              + (", ".join(f"{c} {t}" for t, c in out["weights"].items()) if out["weights"] else "?")
+              + (f"; {out['repacked']} repacked by llama.cpp" if out["repacked"] is not None else ""))
     if rerank:
         con.print(f"reranking the {n} drafts (shipped basis): median {rerank['median_s'] * 1e3:.0f} ms = "
                   f"{rerank['share_of_generation']:.1%} of best-of-{n} generation (target <= 5%)")

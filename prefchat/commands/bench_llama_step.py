@@ -65,6 +65,7 @@ def bench_llama_step(
         b.close()
     base = results[row_counts[0]]
     out = {"model": model, "quant": quant if make_tiny else None, "weights": weight_types(model),
+           "repacked": b.repacked,
            "threads": threads, "steps": steps, "repeats": repeats,
            "rows": {str(k): {**r, "wall_ratio": r["wall_ms"] / base["wall_ms"],
                              "cpu_ratio": r["cpu_ms"] / base["cpu_ms"]} for k, r in results.items()},
@@ -85,7 +86,8 @@ def bench_llama_step(
     con = Console()
     con.print(t)
     con.print("weight matrices: " + (", ".join(f"{c} {ty}" for ty, c in out["weights"].items())
-                                     if out["weights"] else "?"))
+                                     if out["weights"] else "?")
+              + f"; {out['repacked']} repacked by llama.cpp for its multi-row kernel")
     con.print(f"machine: {out['machine']}; 1-min load average before/after: "
               f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.backbone.helpers import write_tiny_qwen
-from tests.llm.tiny_models import write_tiny_gguf
+from tests.llm.tiny_models import repacks_q4_0, write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,8 @@ def test_generate_quant_picks_the_weight_recipe(isolated_locations):
     types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out["model"]).tensors}
     assert types["blk.0.ffn_up.weight"] == "Q4_0" and types["token_embd.weight"] == "Q8_0"
     assert out["weights"] == {"Q4_0": 14, "Q8_0": 1}  # the tiny shape: 2 layers x 7 matrices
+    if repacks_q4_0():
+        assert out["repacked"] == 14  # llama.cpp repacks the Q4_0 matrices, not the Q8_0 output
     bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "generate", "--make-tiny", "tiny",
                           "--quant", "q3"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode != 0 and "--quant must be one of" in bad.stderr
@@ -63,6 +65,8 @@ def test_llama_step_times_each_row_count_against_one_row(isolated_locations):
               "--steps", "3", "--repeats", "2", "--threads", "1", "--json")
     out = json.loads(r.stdout)
     assert out["weights"] == {"Q4_0": 15} and out["quant"] == "q4_0-pure"
+    if repacks_q4_0():
+        assert out["repacked"] == 15  # the tied output gets a repacked copy too
     assert list(out["rows"]) == ["1", "2"]  # sorted; the first is the base of the ratios
     one, two = out["rows"]["1"], out["rows"]["2"]
     assert one["wall_ratio"] == 1 and one["cpu_ratio"] == 1

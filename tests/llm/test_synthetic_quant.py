@@ -12,6 +12,7 @@ from prefchat.llm import GenerationRequest, make_backend
 from prefchat.llm.synthetic import QUANTS, TINY, write_random_gguf
 
 from .conftest import CHAT
+from .tiny_models import repacks_q4_0
 
 
 def tensor_types(path) -> dict[str, str]:
@@ -59,11 +60,15 @@ def test_unknown_recipe_is_refused(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-@pytest.mark.parametrize("quant", ["q4_0", "q5_0", "q4_0-pure"])
-def test_llama_cpp_decodes_every_quantised_recipe_in_one_batch(tmp_path, quant):
+@pytest.mark.parametrize("quant,repacked", [("q4_0", 14), ("q5_0", 0), ("q4_0-pure", 15)])
+def test_llama_cpp_decodes_every_quantised_recipe_in_one_batch(tmp_path, quant, repacked):
+    """...and the backend counts the matrices llama.cpp repacked for its multi-row CPU kernel
+    (Q4_0 on this x86 build; not Q5_0/Q8_0), read from llama.cpp's own load log."""
     path = write_random_gguf(tmp_path / f"{quant}.gguf", TINY, quant=quant)
     b = make_backend("llama", str(path), n_ctx=512, max_parallel=4, n_threads=1)
     b.load()
+    if repacks_q4_0():
+        assert b.repacked == repacked
     try:
         out = b.generate(GenerationRequest(CHAT, n=4, max_tokens=8, temperature=1.0, seed=3,
                                            ignore_eos=True))
