@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from prefchat.commands.bench_generate import bench_generate
+from prefchat.commands.bench_llama_step import bench_llama_step
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
 
@@ -169,6 +170,7 @@ def _register() -> None:
 
     app.command("engine")(bench_engine)
     app.command("generate")(bench_generate)
+    app.command("llama-step")(bench_llama_step)
     app.command("onboard")(bench_onboard)
     app.command("onboard-live")(bench_onboard_live)
     app.command("chat")(bench_chat)

@@ -33,7 +33,12 @@ def bench_generate(
     make_tiny: str = typer.Option(None, "--make-tiny",
                                   help="Build a random-weight model if absent: qwen05b (Qwen2.5-0.5B "
                                        "shape: 896 wide, 24 layers, 14/2 heads, ffn 4864, vocab cut "
-                                       "to 32,768; Q8_0 GGUF) or tiny (2 layers, 64 wide)."),
+                                       "to 32,768), qwen05b-full (the real 151,936-token vocab) or "
+                                       "tiny (2 layers, 64 wide)."),
+    quant: str = typer.Option("q8_0", "--quant",
+                              help="Weight types of the --make-tiny GGUF: q8_0, q4_0 or q5_0 (blocks "
+                                   "in that type, tied output Q8_0, as llama-quantize writes for "
+                                   "this model), q4_0-pure (output Q4_0 too), f16."),
     n: int = typer.Option(4, "-n", "--n", help="Candidates in the batched run."),
     max_tokens: int = typer.Option(64, help="Tokens per candidate (end-of-turn is ignored so every run "
                                             "decodes exactly this many)."),
@@ -52,8 +57,9 @@ def bench_generate(
 ) -> None:
     """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
 
-    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped Q8_0 GGUF: best-of-4 <= 1.6x single, and
-    with per-candidate (styled) instructions <= 1.8x."""
+    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped GGUF: best-of-4 <= 1.6x single, and
+    with per-candidate (styled) instructions <= 1.8x. The ratio depends on the weight types
+    (--quant): they decide which llama.cpp kernel a multi-row step runs (see bench llama-step)."""
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     strategies = _bench_strategies(candidates, profile_file, n)
@@ -62,10 +68,7 @@ def bench_generate(
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         cache = bench_cache_dir()
         if backend == "llama":
-            path = Path(model) if model else cache / f"random-{make_tiny}-q8_0.gguf"
-            if not path.exists():
-                typer.echo(f"writing random-weight {make_tiny} GGUF to {path} ...", err=True)
-                synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
+            path = tiny_gguf(make_tiny, quant, model)
         else:
             path = Path(model) if model else cache / f"random-{make_tiny}-hf"
             if not (path / "config.json").exists():
@@ -145,7 +148,11 @@ def bench_generate(
         secs = [rr.rerank(chat[0]["content"], d).seconds for d in drafts]
         rerank = {"median_s": statistics.median(secs),
                   "share_of_generation": statistics.median(secs) / res[main_name]["median_s"]}
-    out = {"backend": backend, "model": model, "batched": b.batched, "n": n,
+    out = {"backend": backend, "model": model, "quant": quant if make_tiny else None,
+           "weights": weight_types(model) if backend == "llama" else None,
+           # matrices llama.cpp repacked for its multi-row CPU kernel (the others: tinyBLAS)
+           "repacked": getattr(b, "repacked", None),
+           "batched": b.batched, "n": n,
            "max_tokens": max_tokens, "repeats": repeats, "threads": threads,
            "load_s": round(load_s, 2), "single": single, "best_of_n": res[main_name],
            "ratio": ratio, "target_ratio": targets[main_name],
@@ -173,7 +180,9 @@ def bench_generate(
         verdict = "meets" if ratios[name] <= targets[name] else "misses"
         con.print(f"best-of-{n} {name} / single wall time: {ratios[name]:.2f}x ({verdict} the "
                   f"{targets[name]}x target); CPU time {cpu_ratios[name]:.2f}x")
-    con.print(f"batched={b.batched}; load {load_s:.1f} s")
+    con.print(f"batched={b.batched}; load {load_s:.1f} s; weight matrices: "
+              + (", ".join(f"{c} {t}" for t, c in out["weights"].items()) if out["weights"] else "?")
+              + (f"; {out['repacked']} repacked by llama.cpp" if out["repacked"] is not None else ""))
     if rerank:
         con.print(f"reranking the {n} drafts (shipped basis): median {rerank['median_s'] * 1e3:.0f} ms = "
                   f"{rerank['share_of_generation']:.1%} of best-of-{n} generation (target <= 5%)")
@@ -200,3 +209,33 @@ def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple
                                             np.random.default_rng(0)))
         out.append((name, instr))
     return out
+
+
+def tiny_gguf(make_tiny: str, quant: str, model: str | None) -> Path:
+    """The random-weight GGUF of --make-tiny/--quant: `model` or the bench cache, built if absent."""
+    if make_tiny not in synthetic.SHAPES:
+        raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
+    if quant not in synthetic.QUANTS:
+        raise PrefchatError(f"--quant must be one of {', '.join(synthetic.QUANTS)}")
+    path = Path(model) if model else bench_cache_dir() / f"random-{make_tiny}-{quant}.gguf"
+    if not path.exists():
+        typer.echo(f"writing random-weight {make_tiny} {quant} GGUF to {path} ...", err=True)
+        synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
+    return path
+
+
+def weight_types(model: str) -> dict[str, int] | None:
+    """{type: count} of the GGUF's matrices: the type decides which llama.cpp CPU kernel a batched
+    step runs (repacked Q4_0 vs llamafile's tinyBLAS for Q8_0/Q5_0), so the figures mean little
+    without it. None when the gguf package (a bench extra) is missing or the file is unreadable."""
+    try:
+        import gguf
+
+        tensors = gguf.GGUFReader(model).tensors
+    except Exception:  # a figure about the file, never a reason to fail the benchmark
+        return None
+    counts: dict[str, int] = {}
+    for t in tensors:
+        if len(t.shape) == 2:
+            counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))

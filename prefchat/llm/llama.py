@@ -46,6 +46,12 @@ _recent_log: deque[str] = deque(maxlen=20)
 _LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _llama_log = logging.getLogger("prefchat.llm.llama.cpp")
 _last_level = [logging.DEBUG]
+# Matrices llama.cpp repacked into its interleaved CPU layout during the load in progress (loads hold
+# _load_lock). Only those get its weight-reusing multi-row kernel; the others (Q8_0, Q5_0 on x86)
+# run multi-row products in llamafile's tinyBLAS, which decides what best-of-N costs
+# (BENCHMARKS.md, "llama.cpp best-of-4 on 2 cores").
+_repacked = [0]
+_load_lock = threading.Lock()
 
 
 @lc.llama_log_callback
@@ -54,6 +60,8 @@ def _log_callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
     _last_level[0] = lvl
     msg = text.decode("utf-8", "replace").rstrip()
     if msg:
+        if msg.startswith("repack: repack tensor"):
+            _repacked[0] += 1
         _recent_log.append(msg)
         _llama_log.log(lvl, "%s", msg)
 
@@ -116,6 +124,7 @@ class LlamaCppBackend(Backend):
         self._ctx = None
         self._vocab = None
         self._n_seq = 1
+        self.repacked = 0  # matrices repacked for llama.cpp's multi-row CPU kernel (after load)
         self._gen_lock = threading.Lock()
         self._cancel: Optional[threading.Event] = None
         # Kept on self: ctypes callbacks must outlive the context that calls them.
@@ -141,8 +150,11 @@ class LlamaCppBackend(Backend):
         progress(f"loading {p.name}")
         mparams = lc.llama_model_default_params()
         mparams.n_gpu_layers = self.n_gpu_layers
-        _recent_log.clear()
-        model = lc.llama_model_load_from_file(str(p).encode(), mparams)
+        with _load_lock:
+            _recent_log.clear()
+            _repacked[0] = 0
+            model = lc.llama_model_load_from_file(str(p).encode(), mparams)
+            self.repacked = _repacked[0]
         if not model:
             reason = _last_error()
             if "out of memory" in reason.lower() or "alloc" in reason.lower():

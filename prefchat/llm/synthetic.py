@@ -47,11 +47,30 @@ class GGUFShape:
 TINY = GGUFShape(arch="llama", n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128, n_vocab=512,
                  n_ctx=1024)
 # Qwen2.5-0.5B's real dimensions except the vocabulary: the real one has 151,936 tokens, which would
-# add ~130 MB of embedding to the file and ~15% to per-token time (the output projection). 32,768
+# add ~130 MB of embedding to the file and ~15% to a one-row step (the output projection). 32,768
 # keeps the file ~0.4 GB at Q8_0 while every transformer block costs exactly what the real model's do.
+# A multi-row step with a Q8_0 output pays much more than 15% for the real vocabulary (the output
+# runs in llamafile's tinyBLAS, see QUANTS): measure that with QWEN05B_FULL.
 QWEN05B = GGUFShape(arch="qwen2", n_embd=896, n_layer=24, n_head=14, n_head_kv=2, n_ff=4864,
                     n_vocab=32768, n_ctx=4096)
-SHAPES = {"tiny": TINY, "qwen05b": QWEN05B}
+# The real vocabulary, for measuring what the 151,936-row output projection costs a batched step.
+QWEN05B_FULL = GGUFShape(arch="qwen2", n_embd=896, n_layer=24, n_head=14, n_head_kv=2, n_ff=4864,
+                         n_vocab=151936, n_ctx=4096)
+SHAPES = {"tiny": TINY, "qwen05b": QWEN05B, "qwen05b-full": QWEN05B_FULL}
+
+# Weight recipes: name -> (type of the block matrices, type of the tied token embedding / output
+# projection, GGUF general.file_type). They follow what `llama-quantize` writes for a Qwen2.5-0.5B
+# (896 wide, tied output): for q4_0 and q5_0 it picks Q6_K for the output and falls back to Q8_0,
+# because 896 is not a multiple of the 256-wide K-quant block; q8_0 is Q8_0 throughout (the 0.5B
+# model with its real vocabulary is then ~530 MB, the size of the published q8_0 file).
+# "q4_0-pure" is `llama-quantize --pure Q4_0`: the output in Q4_0 too.
+# Why the choice matters for best-of-N: llama.cpp's CPU build repacks Q4_0 (not Q8_0 or Q5_0) into
+# an interleaved layout whose multi-row kernel reads each weight once for 4+ rows; Q8_0 and Q5_0
+# multi-row products go through llamafile's tinyBLAS, which on the 2-core AVX-512 machine costs more
+# per row than the one-row kernel (BENCHMARKS.md, "llama.cpp best-of-4 on 2 cores").
+QUANTS = {"f32": ("F32", "F32", 0), "f16": ("F16", "F16", 1), "q8_0": ("Q8_0", "Q8_0", 7),
+          "q4_0": ("Q4_0", "Q8_0", 2), "q5_0": ("Q5_0", "Q8_0", 8),
+          "q4_0-pure": ("Q4_0", "Q4_0", 2)}
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -116,7 +135,7 @@ def _bpe_vocab(n_vocab: int) -> tuple[list[str], list[str], list[int]]:
 
 def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant: str = "f32",
                       seed: int = 0, chat_template: str | None = CHATML_TEMPLATE) -> Path:
-    """Write a random-weight GGUF that llama.cpp loads and runs. quant: "f32", "f16" or "q8_0".
+    """Write a random-weight GGUF that llama.cpp loads and runs. quant: a QUANTS recipe.
 
     One set of block weights is generated and written for every layer: values do not affect speed,
     and it makes the 24-layer benchmark file quick to build. The file is written to a temporary name
@@ -128,11 +147,11 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
     except ImportError as exc:  # gguf is a test/bench extra, not a runtime dependency
         raise PrefchatError("writing a GGUF needs the 'gguf' package: pip install gguf") from exc
 
-    qtypes = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
-              "q8_0": gguf.GGMLQuantizationType.Q8_0}
-    if quant not in qtypes:
-        raise ValueError(f"quant must be one of {sorted(qtypes)}")
-    qtype = qtypes[quant]
+    if quant not in QUANTS:
+        raise ValueError(f"quant must be one of {sorted(QUANTS)}")
+    block_name, embd_name, file_type = QUANTS[quant]
+    qtype = getattr(gguf.GGMLQuantizationType, block_name)
+    embd_type = getattr(gguf.GGMLQuantizationType, embd_name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -143,20 +162,27 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
     def mat(rows: int, cols: int, std: float) -> np.ndarray:
         return (rng.standard_normal((rows, cols), dtype=np.float32) * std)
 
-    converted: dict[int, np.ndarray] = {}  # id(array) -> converted array: convert each block once
+    # (id(array), type) -> (array, converted): each shared block array is converted once. The
+    # source array is kept so its id cannot be reused by a later array (the embedding is a
+    # temporary: once freed, a block array could get its id and be written with its data).
+    converted: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def add_matrix(w: gguf.GGUFWriter, name: str, arr: np.ndarray) -> None:
-        if qtype == gguf.GGMLQuantizationType.F32:
+    def convert(arr: np.ndarray, t) -> np.ndarray:
+        key = (id(arr), int(t))
+        if key not in converted:
+            out = (arr.astype(np.float16) if t == gguf.GGMLQuantizationType.F16
+                   else gguf.quants.quantize(arr, t))
+            converted[key] = (arr, out)
+        return converted[key][1]
+
+    def add_matrix(w: gguf.GGUFWriter, name: str, arr: np.ndarray, t=qtype) -> None:
+        if t == gguf.GGMLQuantizationType.F32:
             w.add_tensor(name, arr)
-        elif qtype == gguf.GGMLQuantizationType.F16:
-            if id(arr) not in converted:
-                converted[id(arr)] = arr.astype(np.float16)
-            w.add_tensor(name, converted[id(arr)])
+        elif t == gguf.GGMLQuantizationType.F16:
+            w.add_tensor(name, convert(arr, t))
         else:
-            if id(arr) not in converted:
-                converted[id(arr)] = gguf.quants.quantize(arr, qtype)
-            q = converted[id(arr)]
-            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+            q = convert(arr, t)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=t)
 
     tokens, merges, types = _bpe_vocab(s.n_vocab)
     w = gguf.GGUFWriter(str(tmp), s.arch)
@@ -169,7 +195,7 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
     w.add_head_count_kv(s.n_head_kv)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_rope_freq_base(10000.0)
-    w.add_file_type({"f32": 0, "f16": 1, "q8_0": 7}[quant])
+    w.add_file_type(file_type)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list(tokens)
@@ -184,7 +210,7 @@ def write_random_gguf(path: str | os.PathLike, shape: GGUFShape = TINY, *, quant
 
     # std 0.02 (GPT-2's init) keeps activations tame; logits come out nearly flat, so sampling
     # with different seeds gives clearly different token streams.
-    add_matrix(w, "token_embd.weight", mat(s.n_vocab, s.n_embd, 0.02))
+    add_matrix(w, "token_embd.weight", mat(s.n_vocab, s.n_embd, 0.02), embd_type)
     w.add_tensor("output_norm.weight", np.ones(s.n_embd, dtype=np.float32))
     block = {
         "attn_q.weight": mat(s.n_head * head_dim, s.n_embd, 0.02),

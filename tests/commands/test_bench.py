@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.backbone.helpers import write_tiny_qwen
-from tests.llm.tiny_models import write_tiny_gguf
+from tests.llm.tiny_models import repacks_q4_0, write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
 # The measuring code, one module per benchmark (machine.py is the one-line machine description that
@@ -58,6 +58,45 @@ def test_generate_best_of_n_on_a_random_gguf(isolated_locations):
         assert out[k]["tok_per_s"] == pytest.approx(out[k]["tokens"] / out[k]["median_s"])
     assert out["ratio"] == pytest.approx(out["best_of_n"]["median_s"] / out["single"]["median_s"])
     assert out["rerank"] is None and out["load_s"] >= 0 and len(out["loadavg_1min"]) == 2
+
+
+def test_generate_quant_picks_the_weight_recipe(isolated_locations):
+    """--quant builds (and names) a GGUF of that recipe; an unknown one is a one-line error."""
+    import gguf
+
+    r = bench("generate", "--make-tiny", "tiny", "--quant", "q4_0", "-n", "2", "--max-tokens", "2",
+              "--repeats", "1", "--threads", "1", "--json")
+    out = json.loads(r.stdout)
+    assert out["quant"] == "q4_0" and Path(out["model"]).name == "random-tiny-q4_0.gguf"
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out["model"]).tensors}
+    assert types["blk.0.ffn_up.weight"] == "Q4_0" and types["token_embd.weight"] == "Q8_0"
+    assert out["weights"] == {"Q4_0": 14, "Q8_0": 1}  # the tiny shape: 2 layers x 7 matrices
+    if repacks_q4_0():
+        assert out["repacked"] == 14  # llama.cpp repacks the Q4_0 matrices, not the Q8_0 output
+    bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "generate", "--make-tiny", "tiny",
+                          "--quant", "q3"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode != 0 and "--quant must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_llama_step_times_each_row_count_against_one_row(isolated_locations):
+    r = bench("llama-step", "--make-tiny", "tiny", "--quant", "q4_0-pure", "--rows", "2,1",
+              "--steps", "3", "--repeats", "2", "--threads", "1", "--json")
+    out = json.loads(r.stdout)
+    assert out["weights"] == {"Q4_0": 15} and out["quant"] == "q4_0-pure"
+    if repacks_q4_0():
+        assert out["repacked"] == 15  # the tied output gets a repacked copy too
+    assert list(out["rows"]) == ["1", "2"]  # sorted; the first is the base of the ratios
+    one, two = out["rows"]["1"], out["rows"]["2"]
+    assert one["wall_ratio"] == 1 and one["cpu_ratio"] == 1
+    assert two["wall_ratio"] == pytest.approx(two["wall_ms"] / one["wall_ms"])
+    assert two["cpu_ratio"] == pytest.approx(two["cpu_ms"] / one["cpu_ms"])
+    for row in (one, two):
+        assert row["wall_ms"] > 0 and row["sampling_ms"] > 0 and len(row["runs_wall_ms"]) == 2
+    bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "llama-step", "--make-tiny",
+                          "tiny", "--rows", "1,x"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert bad.returncode != 0 and "--rows must be" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_onboard_time_to_first_question():

@@ -24,3 +24,11 @@ def write_tiny_gguf(path, *, chat_template: bool = True, seed: int = 0) -> Path:
 def write_tiny_hf(directory, *, seed: int = 0) -> Path:
     """A 2-layer, 64-wide Qwen2ForCausalLM plus an in-process-trained BPE tokenizer."""
     return write_random_hf(directory, seed=seed)
+
+
+def repacks_q4_0() -> bool:
+    """Whether this llama.cpp build repacks Q4_0 on this CPU (its x86 repack needs AVX2)."""
+    import llama_cpp as lc
+
+    info = lc.llama_print_system_info().decode()
+    return "REPACK = 1" in info and "AVX2 = 1" in info

@@ -1,0 +1,158 @@
+"""`prefchat bench llama-step`: what one lockstep decode step of the llama.cpp backend costs with
+1, 2, 4, ... rows (one token per sequence), apart from everything else a reply does.
+
+Why it exists: best-of-N on llama.cpp is N sequences decoded in lockstep (prefchat/llm/llama_batch.py),
+so its cost against one reply is, to within sampling and the prompt, the cost of an N-row step over
+a 1-row step. That ratio is set by the ggml CPU kernel each weight type gets (a 1-row product is
+ggml's vec_dot; 2+ rows of Q8_0/Q5_0 go to llamafile's tinyBLAS; Q4_0 is repacked and gets its own
+multi-row kernel), so this measures it per row count, with CPU time as well as wall time (on a
+shared machine CPU time is the steadier of the two; use OMP_WAIT_POLICY=PASSIVE with several threads
+so waiting threads do not count as work). The sampling column is prefchat's own sampler chain on the
+step's logits rows, timed apart from the decode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from prefchat.commands.bench_generate import tiny_gguf, weight_types
+from prefchat.commands.bench_machine import machine
+from prefchat.errors import PrefchatError
+from prefchat.llm import GenerationRequest, make_backend
+
+PROMPT_TOKENS = 20
+
+
+def bench_llama_step(
+    model: str = typer.Option(None, help="GGUF file (with --make-tiny: where to write it)."),
+    make_tiny: str = typer.Option(None, "--make-tiny", help="Build a random-weight GGUF if absent: "
+                                  "qwen05b, qwen05b-full or tiny (see bench generate)."),
+    quant: str = typer.Option("q8_0", "--quant", help="Weight recipe of --make-tiny (see bench "
+                              "generate): q8_0, q4_0, q5_0, q4_0-pure, f16."),
+    rows: str = typer.Option("1,2,4,8", help="Comma-separated rows (sequences) per step."),
+    steps: int = typer.Option(48, help="Decode steps per timed run."),
+    repeats: int = typer.Option(5, help="Timed runs per row count; the median is reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Cost of one lockstep decode step with 1, 2, 4, ... rows: median wall and CPU ms per step,
+    each against the 1-row step, plus the sampling time per step."""
+    if make_tiny:
+        model = str(tiny_gguf(make_tiny, quant, model))
+    if not model:
+        raise PrefchatError("give --model PATH or --make-tiny qwen05b|qwen05b-full|tiny")
+    try:
+        row_counts = sorted({int(r) for r in rows.split(",") if r.strip()})
+    except ValueError:
+        raise PrefchatError(f"--rows must be comma-separated whole numbers, not {rows!r}") from None
+    if not row_counts or row_counts[0] < 1 or steps < 1 or repeats < 1:
+        raise PrefchatError("--rows, --steps and --repeats must be at least 1")
+    b = make_backend("llama", model, n_ctx=PROMPT_TOKENS + max(row_counts) * (steps + 1) + 64,
+                     max_parallel=max(row_counts), n_threads=threads)
+    b.load()
+    load_before = os.getloadavg()[0]
+    try:
+        results = {k: _time_rows(b, k, steps, repeats) for k in row_counts}
+    finally:
+        b.close()
+    base = results[row_counts[0]]
+    out = {"model": model, "quant": quant if make_tiny else None, "weights": weight_types(model),
+           "repacked": b.repacked,
+           "threads": threads, "steps": steps, "repeats": repeats,
+           "rows": {str(k): {**r, "wall_ratio": r["wall_ms"] / base["wall_ms"],
+                             "cpu_ratio": r["cpu_ms"] / base["cpu_ms"]} for k, r in results.items()},
+           "machine": machine(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+           "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    t = Table(title=f"prefchat bench llama-step ({os.path.basename(model)}, {threads} threads, "
+                    f"{steps} steps, median of {repeats})")
+    for col in ("rows", "wall ms/step", "CPU ms/step", "wall vs 1 row", "CPU vs 1 row",
+                "tokens/s", "sampling ms/step"):
+        t.add_column(col, justify="right")
+    for k, r in out["rows"].items():
+        t.add_row(k, f"{r['wall_ms']:.2f}", f"{r['cpu_ms']:.2f}", f"{r['wall_ratio']:.2f}x",
+                  f"{r['cpu_ratio']:.2f}x", f"{int(k) / r['wall_ms'] * 1e3:.0f}",
+                  f"{r['sampling_ms']:.3f}")
+    con = Console()
+    con.print(t)
+    con.print("weight matrices: " + (", ".join(f"{c} {ty}" for ty, c in out["weights"].items())
+                                     if out["weights"] else "?")
+              + f"; {out['repacked']} repacked by llama.cpp for its multi-row kernel")
+    con.print(f"machine: {out['machine']}; 1-min load average before/after: "
+              f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
+
+
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return ru.ru_utime + ru.ru_stime
+
+
+def _time_rows(b, k: int, steps: int, repeats: int) -> dict:
+    """Median ms per step of `k` sequences that share a PROMPT_TOKENS-token prompt, decoding one
+    token each per step with a logits row each, as the lockstep loop does."""
+    import llama_cpp as lc
+
+    from prefchat.llm.llama_batch import make_sampler
+
+    # The backend's own context: the settings (unified KV cache, threads, batch sizes) under test.
+    ctx = b._ctx
+    mem = lc.llama_get_memory(ctx)
+    batch = lc.llama_batch_init(max(PROMPT_TOKENS, k), 0, 1)
+    req = GenerationRequest([{"role": "user", "content": "-"}], n=k, max_tokens=steps,
+                            temperature=0.8, seed=1)
+    samplers = [make_sampler(req, 1 + j) for j in range(k)]
+    n_vocab = lc.llama_vocab_n_tokens(b._vocab)
+
+    def put(tok: int, pos: int, seq: int, logits: bool) -> None:
+        i = batch.n_tokens
+        batch.token[i], batch.pos[i], batch.n_seq_id[i] = tok, pos, 1
+        batch.seq_id[i][0], batch.logits[i] = seq, logits
+        batch.n_tokens = i + 1
+
+    def decode() -> None:
+        rc = lc.llama_decode(ctx, batch)
+        if rc != 0:
+            raise PrefchatError(f"llama.cpp decode failed (code {rc}) at {k} rows")
+
+    runs = []
+    try:
+        for _ in range(repeats):
+            lc.llama_memory_clear(mem, True)
+            batch.n_tokens = 0
+            for i in range(PROMPT_TOKENS):
+                put(i % n_vocab, i, 0, i == PROMPT_TOKENS - 1)
+            decode()
+            for j in range(1, k):
+                lc.llama_memory_seq_cp(mem, 0, j, -1, -1)
+            toks = [lc.llama_sampler_sample(samplers[j], ctx, -1) for j in range(k)]
+            wall = cpu = sampling = 0.0
+            for s in range(steps):
+                batch.n_tokens = 0
+                for j in range(k):
+                    put(toks[j], PROMPT_TOKENS + s, j, True)
+                t, c = time.perf_counter(), _cpu_s()
+                decode()
+                wall, cpu = wall + time.perf_counter() - t, cpu + _cpu_s() - c
+                t = time.perf_counter()
+                toks = [lc.llama_sampler_sample(samplers[j], ctx, j) for j in range(k)]
+                sampling += time.perf_counter() - t
+            runs.append((wall / steps * 1e3, cpu / steps * 1e3, sampling / steps * 1e3))
+    finally:
+        for smp in samplers:
+            lc.llama_sampler_free(smp)
+        lc.llama_batch_free(batch)
+        lc.llama_memory_clear(mem, True)
+    return {"wall_ms": statistics.median(r[0] for r in runs),
+            "cpu_ms": statistics.median(r[1] for r in runs),
+            "sampling_ms": statistics.median(r[2] for r in runs),
+            "runs_wall_ms": [round(r[0], 2) for r in runs]}
