@@ -7,7 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
-from prefchat.llm.synthetic import write_random_hf
+from prefchat.bench.synthetic import write_random_hf
 from prefchat.reward.nets import BackboneReward, load_backbone
 
 # The real Qwen2.5-0.5B dimensions, for the random-weight benchmark subject.

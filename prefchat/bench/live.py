@@ -18,7 +18,8 @@ from prefchat.basis import load_basis
 from prefchat.bench.machine import machine as _machine
 from prefchat.errors import PrefchatError
 from prefchat.paths import bench_cache_dir
-from prefchat.llm import GenerationRequest, make_backend, synthetic
+from prefchat.bench import synthetic
+from prefchat.llm import GenerationRequest, make_backend
 from prefchat.onboarding.live import LiveFailed, LiveQuestions
 
 PROMPT = "How do I keep fresh herbs from wilting?"

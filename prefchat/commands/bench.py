@@ -2,7 +2,7 @@
 
 Each command here is its typer signature and a call: the measuring code lives in prefchat/bench/, one
 module per benchmark, and is imported only when its command runs, so that `prefchat bench --help`
-loads none of it. (generate is still whole in commands/bench_generate.py until it moves too.)"""
+loads none of it."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from prefchat.commands.bench_generate import bench_generate
-from prefchat.commands.bench_llama_step import bench_llama_step
 
 app = typer.Typer(help="Measure speed and quality.", no_args_is_help=True)
+
+
+def _emit(out: dict, as_json: bool, report) -> None:
+    """One JSON object, or the benchmark's report (rich renderables) on the console."""
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    con = Console()
+    for part in report(out):
+        con.print(part)
 
 
 def _note(message: str) -> None:
@@ -42,6 +50,74 @@ def bench_engine(
     con = Console()
     for part in engine.report(out, seed=seed, users=users, steps=steps):
         con.print(part)
+
+
+def bench_generate(
+    backend: str = typer.Option("llama", help="llama (a GGUF via llama.cpp) or hf (transformers)."),
+    model: str = typer.Option(None, help="GGUF file or HF model directory. With --make-tiny: where to "
+                                         "write it (default: the prefchat cache directory)."),
+    make_tiny: str = typer.Option(None, "--make-tiny",
+                                  help="Build a random-weight model if absent: qwen05b (Qwen2.5-0.5B "
+                                       "shape: 896 wide, 24 layers, 14/2 heads, ffn 4864, vocab cut "
+                                       "to 32,768), qwen05b-full (the real 151,936-token vocab) or "
+                                       "tiny (2 layers, 64 wide)."),
+    quant: str = typer.Option("q8_0", "--quant",
+                              help="Weight types of the --make-tiny GGUF: q8_0, q4_0 or q5_0 (blocks "
+                                   "in that type, tied output Q8_0, as llama-quantize writes for "
+                                   "this model), q4_0-pure (output Q4_0 too), f16."),
+    n: int = typer.Option(4, "-n", "--n", help="Candidates in the batched run."),
+    max_tokens: int = typer.Option(64, help="Tokens per candidate (end-of-turn is ignored so every run "
+                                            "decodes exactly this many)."),
+    repeats: int = typer.Option(3, help="Timed runs per setting; the median is reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    rerank_profile: Path = typer.Option(None, "--rerank", help="Also time reranking the drafts with this "
+                                        "profile file (e.g. profiles/concise-formal.json) and the shipped basis."),
+    candidates: str = typer.Option("plain", "--candidates",
+                                   help="Comma-separated strategies to time at N: plain (one prompt), "
+                                        "card, styled, ... (per-candidate instructions from the "
+                                        "--profile file), e.g. plain,styled. "
+                                        "Each ratio is against the same plain single reply."),
+    profile_file: Path = typer.Option(Path("profiles/concise-formal.json"), "--profile",
+                                      help="Profile file whose instructions card/styled use."),
+    device: str = typer.Option("auto", "--device", help="hf only: cpu, cuda, or auto (the GPU when there "
+                               "is one)."),
+    compile_steps: bool = typer.Option(False, "--compile", help="hf only: capture the decode step with "
+                                       "torch.compile(mode=\"reduce-overhead\") (CUDA graphs) on a GPU."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
+
+    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped GGUF: best-of-4 <= 1.6x single, and
+    with per-candidate (styled) instructions <= 1.8x. The ratio depends on the weight types
+    (--quant): they decide which llama.cpp kernel a multi-row step runs (see bench llama-step)."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import generate
+
+    out = generate.measure(backend, model, make_tiny, quant, n, max_tokens, repeats, threads, rerank_profile,
+                           candidates, profile_file, device=device, compile_steps=compile_steps, note=_note)
+    _emit(out, as_json, generate.report)
+
+
+def bench_llama_step(
+    model: str = typer.Option(None, help="GGUF file (with --make-tiny: where to write it)."),
+    make_tiny: str = typer.Option(None, "--make-tiny", help="Build a random-weight GGUF if absent: "
+                                  "qwen05b, qwen05b-full or tiny (see bench generate)."),
+    quant: str = typer.Option("q8_0", "--quant", help="Weight recipe of --make-tiny (see bench "
+                              "generate): q8_0, q4_0, q5_0, q4_0-pure, f16."),
+    rows: str = typer.Option("1,2,4,8", help="Comma-separated rows (sequences) per step."),
+    steps: int = typer.Option(48, help="Decode steps per timed run."),
+    repeats: int = typer.Option(5, help="Timed runs per row count; the median is reported."),
+    threads: int = typer.Option(2, help="CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Cost of one llama.cpp lockstep decode step with 1, 2, 4, ... rows, against the 1-row step.
+
+    Median wall and CPU ms per step, each against the 1-row step, plus the sampling time per step."""
+    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    from prefchat.bench import llama_step
+
+    out = llama_step.measure(model, make_tiny, quant, rows, steps, repeats, threads, note=_note)
+    _emit(out, as_json, llama_step.report)
 
 
 def bench_onboard(
@@ -165,8 +241,7 @@ def bench_guard(
 
 
 def _register() -> None:
-    # The order here is the order `prefchat bench --help` lists them in. generate's signature and
-    # body still share commands/bench_generate.py.
+    # The order here is the order `prefchat bench --help` lists them in.
 
     app.command("engine")(bench_engine)
     app.command("generate")(bench_generate)

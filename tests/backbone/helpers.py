@@ -11,8 +11,8 @@ import numpy as np
 
 def write_tiny_qwen(path: Path, seed: int = 0) -> Path:
     """A 2-layer, 32-wide Qwen2 built from a config, with a BPE tokenizer trained in-process and the
-    ChatML chat template (prefchat.llm.synthetic.write_random_hf)."""
-    from prefchat.llm.synthetic import write_random_hf
+    ChatML chat template (prefchat.bench.synthetic.write_random_hf)."""
+    from prefchat.bench.synthetic import write_random_hf
 
     return write_random_hf(path, hidden=32, layers=2, heads=4, kv_heads=2, ffn=64, vocab=300, seed=seed)
 

@@ -16,10 +16,9 @@ from tests.backbone.helpers import write_tiny_qwen
 from tests.llm.tiny_models import repacks_q4_0, write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
-# The measuring code, one module per benchmark (machine.py is the one-line machine description that
-# commands/bench_generate.py still imports at the top).
+# The measuring code, one module per benchmark, and the model builders.
 BODIES = sorted(f"prefchat.bench.{p.stem}" for p in (ROOT / "prefchat" / "bench").glob("*.py")
-                if p.stem not in ("__init__", "machine"))
+                if p.stem != "__init__")
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The random-weight GGUF builder's weight recipes (prefchat.llm.synthetic.QUANTS): each tensor is
+"""The random-weight GGUF builder's weight recipes (prefchat.bench.synthetic.QUANTS): each tensor is
 written in the type the recipe names (read back from the file with gguf's reader, not trusted from the
 writer), and llama.cpp loads and decodes every quantised recipe. The recipes decide which llama.cpp
 CPU kernels a benchmark measures, so a recipe that silently wrote Q8_0 everywhere would make the
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from prefchat.llm import GenerationRequest, make_backend
-from prefchat.llm.synthetic import QUANTS, TINY, write_random_gguf
+from prefchat.bench.synthetic import QUANTS, TINY, write_random_gguf
 
 from .conftest import CHAT
 from .tiny_models import repacks_q4_0

@@ -3,19 +3,19 @@
     from tests.llm.tiny_models import write_tiny_gguf, write_tiny_hf
 
 Both write in well under a second, need no network, and use the ChatML template. The writers
-themselves live in prefchat.llm.synthetic because `prefchat bench generate --make-tiny` uses them.
+themselves live in prefchat.bench.synthetic because `prefchat bench generate --make-tiny` uses them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefchat.llm.synthetic import TINY, write_random_gguf, write_random_hf
+from prefchat.bench.synthetic import TINY, write_random_gguf, write_random_hf
 
 
 def write_tiny_gguf(path, *, chat_template: bool = True, seed: int = 0) -> Path:
     """A 2-layer, 64-wide llama-architecture GGUF (F32) with a 512-token byte-level BPE vocab."""
-    from prefchat.llm.synthetic import CHATML_TEMPLATE
+    from prefchat.bench.synthetic import CHATML_TEMPLATE
 
     return write_random_gguf(path, TINY, quant="f32", seed=seed,
                              chat_template=CHATML_TEMPLATE if chat_template else None)

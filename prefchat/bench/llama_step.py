@@ -13,40 +13,29 @@ step's logits rows, timed apart from the decode.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
 import time
+from typing import Callable
 
-import typer
-from rich.console import Console
 from rich.table import Table
 
-from prefchat.commands.bench_generate import tiny_gguf, weight_types
-from prefchat.commands.bench_machine import machine
+from prefchat.bench.generate import tiny_gguf, weight_types
+from prefchat.bench.machine import machine
 from prefchat.errors import PrefchatError
 from prefchat.llm import GenerationRequest, make_backend
 
 PROMPT_TOKENS = 20
 
 
-def bench_llama_step(
-    model: str = typer.Option(None, help="GGUF file (with --make-tiny: where to write it)."),
-    make_tiny: str = typer.Option(None, "--make-tiny", help="Build a random-weight GGUF if absent: "
-                                  "qwen05b, qwen05b-full or tiny (see bench generate)."),
-    quant: str = typer.Option("q8_0", "--quant", help="Weight recipe of --make-tiny (see bench "
-                              "generate): q8_0, q4_0, q5_0, q4_0-pure, f16."),
-    rows: str = typer.Option("1,2,4,8", help="Comma-separated rows (sequences) per step."),
-    steps: int = typer.Option(48, help="Decode steps per timed run."),
-    repeats: int = typer.Option(5, help="Timed runs per row count; the median is reported."),
-    threads: int = typer.Option(2, help="CPU threads."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
+def measure(model: str | None = None, make_tiny: str | None = None, quant: str = "q8_0",
+            rows: str = "1,2,4,8", steps: int = 48, repeats: int = 5, threads: int = 2,
+            note: Callable[[str], None] = lambda message: None) -> dict:
     """Cost of one lockstep decode step with 1, 2, 4, ... rows: median wall and CPU ms per step,
-    each against the 1-row step, plus the sampling time per step."""
+    each against the 1-row step, plus the sampling time per step; the dict `--json` prints."""
     if make_tiny:
-        model = str(tiny_gguf(make_tiny, quant, model))
+        model = str(tiny_gguf(make_tiny, quant, model, note))
     if not model:
         raise PrefchatError("give --model PATH or --make-tiny qwen05b|qwen05b-full|tiny")
     try:
@@ -71,11 +60,13 @@ def bench_llama_step(
                              "cpu_ratio": r["cpu_ms"] / base["cpu_ms"]} for k, r in results.items()},
            "machine": machine(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
            "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
-    t = Table(title=f"prefchat bench llama-step ({os.path.basename(model)}, {threads} threads, "
-                    f"{steps} steps, median of {repeats})")
+    return out
+
+
+def report(out: dict) -> list:
+    """The table and lines `prefchat bench llama-step` prints (rich renderables)."""
+    t = Table(title=f"prefchat bench llama-step ({os.path.basename(out['model'])}, {out['threads']} threads, "
+                    f"{out['steps']} steps, median of {out['repeats']})")
     for col in ("rows", "wall ms/step", "CPU ms/step", "wall vs 1 row", "CPU vs 1 row",
                 "tokens/s", "sampling ms/step"):
         t.add_column(col, justify="right")
@@ -83,13 +74,11 @@ def bench_llama_step(
         t.add_row(k, f"{r['wall_ms']:.2f}", f"{r['cpu_ms']:.2f}", f"{r['wall_ratio']:.2f}x",
                   f"{r['cpu_ratio']:.2f}x", f"{int(k) / r['wall_ms'] * 1e3:.0f}",
                   f"{r['sampling_ms']:.3f}")
-    con = Console()
-    con.print(t)
-    con.print("weight matrices: " + (", ".join(f"{c} {ty}" for ty, c in out["weights"].items())
-                                     if out["weights"] else "?")
-              + f"; {out['repacked']} repacked by llama.cpp for its multi-row kernel")
-    con.print(f"machine: {out['machine']}; 1-min load average before/after: "
-              f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
+    return [t, "weight matrices: " + (", ".join(f"{c} {ty}" for ty, c in out["weights"].items())
+                                      if out["weights"] else "?")
+            + f"; {out['repacked']} repacked by llama.cpp for its multi-row kernel",
+            f"machine: {out['machine']}; 1-min load average before/after: "
+            f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}"]
 
 
 def _cpu_s() -> float:

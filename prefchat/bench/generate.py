@@ -1,18 +1,20 @@
 """`prefchat bench generate`: what best-of-N costs against one reply (wall and CPU time, tokens/s,
-per candidate strategy), and optionally what reranking the drafts adds."""
+per candidate strategy), and optionally what reranking the drafts adds.
+
+Target on 2 CPU threads with a Qwen2.5-0.5B-shaped GGUF: best-of-4 <= 1.6x single, and with
+per-candidate (styled) instructions <= 1.8x. The ratio depends on the weight types (--quant): they
+decide which llama.cpp kernel a multi-row step runs (bench/llama_step.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-import typer
-from rich.console import Console
 from rich.table import Table
 
 from prefchat.basis import load_basis
@@ -20,46 +22,20 @@ from prefchat.bench.machine import machine
 from prefchat.errors import PrefchatError
 from prefchat.generation.strategies import STRATEGIES as known
 from prefchat.generation.strategies import candidate_instructions
-from prefchat.llm import GenerationRequest, make_backend, synthetic
+from prefchat.bench import synthetic
+from prefchat.llm import GenerationRequest, make_backend
 from prefchat.paths import bench_cache_dir
 from prefchat.profiles.exchange import read_profile_file
 from prefchat.rerank import Reranker
 
 
-def bench_generate(
-    backend: str = typer.Option("llama", help="llama (a GGUF via llama.cpp) or hf (transformers)."),
-    model: str = typer.Option(None, help="GGUF file or HF model directory. With --make-tiny: where to "
-                                         "write it (default: the prefchat cache directory)."),
-    make_tiny: str = typer.Option(None, "--make-tiny",
-                                  help="Build a random-weight model if absent: qwen05b (Qwen2.5-0.5B "
-                                       "shape: 896 wide, 24 layers, 14/2 heads, ffn 4864, vocab cut "
-                                       "to 32,768), qwen05b-full (the real 151,936-token vocab) or "
-                                       "tiny (2 layers, 64 wide)."),
-    quant: str = typer.Option("q8_0", "--quant",
-                              help="Weight types of the --make-tiny GGUF: q8_0, q4_0 or q5_0 (blocks "
-                                   "in that type, tied output Q8_0, as llama-quantize writes for "
-                                   "this model), q4_0-pure (output Q4_0 too), f16."),
-    n: int = typer.Option(4, "-n", "--n", help="Candidates in the batched run."),
-    max_tokens: int = typer.Option(64, help="Tokens per candidate (end-of-turn is ignored so every run "
-                                            "decodes exactly this many)."),
-    repeats: int = typer.Option(3, help="Timed runs per setting; the median is reported."),
-    threads: int = typer.Option(2, help="CPU threads."),
-    rerank_profile: Path = typer.Option(None, "--rerank", help="Also time reranking the drafts with this "
-                                        "profile file (e.g. profiles/concise-formal.json) and the shipped basis."),
-    candidates: str = typer.Option("plain", "--candidates",
-                                   help="Comma-separated strategies to time at N: plain (one prompt), "
-                                        "card, styled, ... (per-candidate instructions from the "
-                                        "--profile file), e.g. plain,styled. "
-                                        "Each ratio is against the same plain single reply."),
-    profile_file: Path = typer.Option(Path("profiles/concise-formal.json"), "--profile",
-                                      help="Profile file whose instructions card/styled use."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Best-of-N cost: median wall time of N=1 vs N batched candidates, their ratio and tokens/s.
-
-    Target on 2 CPU threads with a Qwen2.5-0.5B-shaped GGUF: best-of-4 <= 1.6x single, and
-    with per-candidate (styled) instructions <= 1.8x. The ratio depends on the weight types
-    (--quant): they decide which llama.cpp kernel a multi-row step runs (see bench llama-step)."""
+def measure(backend: str = "llama", model: str | None = None, make_tiny: str | None = None,
+            quant: str = "q8_0", n: int = 4, max_tokens: int = 64, repeats: int = 3, threads: int = 2,
+            rerank_profile: Path | None = None, candidates: str = "plain",
+            profile_file: Path = Path("profiles/concise-formal.json"), device: str = "auto",
+            compile_steps: bool = False, note: Callable[[str], None] = lambda message: None) -> dict:
+    """Best-of-N cost: median wall and CPU time of N=1 vs N batched candidates per strategy, their
+    ratios and tokens/s, and optionally what reranking the drafts adds; the dict `--json` prints."""
     if backend not in ("llama", "hf"):
         raise PrefchatError(f"--backend must be llama or hf, not {backend!r}")
     strategies = _bench_strategies(candidates, profile_file, n)
@@ -68,11 +44,11 @@ def bench_generate(
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
         cache = bench_cache_dir()
         if backend == "llama":
-            path = tiny_gguf(make_tiny, quant, model)
+            path = tiny_gguf(make_tiny, quant, model, note)
         else:
             path = Path(model) if model else cache / f"random-{make_tiny}-hf"
             if not (path / "config.json").exists():
-                typer.echo(f"writing random-weight {make_tiny} HF model to {path} ...", err=True)
+                note(f"writing random-weight {make_tiny} HF model to {path} ...")
                 s = synthetic.SHAPES[make_tiny]
                 # The in-process tokenizer has a few hundred tokens, so the HF model's vocabulary
                 # (and output projection) is smaller than the GGUF's; the blocks match the shape.
@@ -86,7 +62,9 @@ def bench_generate(
     if backend == "llama":
         opts.update(n_ctx=2048, max_parallel=max(n, 1))
     else:
-        opts.update(device="cpu", offline=True)
+        # "auto" is the GPU when there is one. (Until 2026-12-01 this was pinned to "cpu", so the
+        # transformers figure once recorded as the H200's was its host CPU's: BENCHMARKS.md says so.)
+        opts.update(device=device, offline=True, compile_steps=compile_steps)
     b = make_backend(backend, model, **opts)
     t0 = time.perf_counter()
     b.load()
@@ -149,6 +127,7 @@ def bench_generate(
         rerank = {"median_s": statistics.median(secs),
                   "share_of_generation": statistics.median(secs) / res[main_name]["median_s"]}
     out = {"backend": backend, "model": model, "quant": quant if make_tiny else None,
+           "device": getattr(b, "device", None), "compile_steps": bool(getattr(b, "compile_steps", False)),
            "weights": weight_types(model) if backend == "llama" else None,
            # matrices llama.cpp repacked for its multi-row CPU kernel (the others: tinyBLAS)
            "repacked": getattr(b, "repacked", None),
@@ -163,31 +142,34 @@ def bench_generate(
            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
            # Other processes on the same cores make wall times meaningless; say so in the output.
            "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
+    return out
 
-    con = Console()
-    t = Table(title=f"prefchat bench generate ({backend}, {Path(model).name}, {threads} threads, "
-                    f"{max_tokens} tokens/candidate, median of {repeats}, interleaved)")
+
+def report(out: dict) -> list:
+    """The table and lines `prefchat bench generate` prints (rich renderables)."""
+    n, single, strategies = out["n"], out["single"], out["strategies"]
+    t = Table(title=f"prefchat bench generate ({out['backend']}, {Path(out['model']).name}, {out['threads']} "
+                    f"threads, {out['max_tokens']} tokens/candidate, median of {out['repeats']}, interleaved)")
     for col in ("candidates", "median wall s", "runs s", "median CPU s", "tokens", "tokens/s"):
         t.add_column(col, justify="right")
-    for label, r in [("1", single)] + [(f"{n} {name}", res[name]) for name, _ in strategies]:
+    for label, r in [("1", single)] + [(f"{n} {name}", r) for name, r in strategies.items()]:
         t.add_row(label, f"{r['median_s']:.3f}", " ".join(f"{x:.3f}" for x in r["runs_s"]),
                   f"{r['median_cpu_s']:.2f}", str(r["tokens"]), f"{r['tok_per_s']:.1f}")
-    con.print(t)
-    for name, _ in strategies:
-        verdict = "meets" if ratios[name] <= targets[name] else "misses"
-        con.print(f"best-of-{n} {name} / single wall time: {ratios[name]:.2f}x ({verdict} the "
-                  f"{targets[name]}x target); CPU time {cpu_ratios[name]:.2f}x")
-    con.print(f"batched={b.batched}; load {load_s:.1f} s; weight matrices: "
-              + (", ".join(f"{c} {t}" for t, c in out["weights"].items()) if out["weights"] else "?")
-              + (f"; {out['repacked']} repacked by llama.cpp" if out["repacked"] is not None else ""))
+    parts: list = [t]
+    for name, r in strategies.items():
+        verdict = "meets" if r["ratio"] <= r["target_ratio"] else "misses"
+        parts.append(f"best-of-{n} {name} / single wall time: {r['ratio']:.2f}x ({verdict} the "
+                     f"{r['target_ratio']}x target); CPU time {r['cpu_ratio']:.2f}x")
+    parts.append(f"batched={out['batched']}; load {out['load_s']:.1f} s; weight matrices: "
+                 + (", ".join(f"{c} {ty}" for ty, c in out["weights"].items()) if out["weights"] else "?")
+                 + (f"; {out['repacked']} repacked by llama.cpp" if out["repacked"] is not None else ""))
+    rerank = out["rerank"]
     if rerank:
-        con.print(f"reranking the {n} drafts (shipped basis): median {rerank['median_s'] * 1e3:.0f} ms = "
-                  f"{rerank['share_of_generation']:.1%} of best-of-{n} generation (target <= 5%)")
-    con.print(f"machine: {out['machine']}; 1-min load average before/after: "
-              f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
+        parts.append(f"reranking the {n} drafts (shipped basis): median {rerank['median_s'] * 1e3:.0f} ms = "
+                     f"{rerank['share_of_generation']:.1%} of best-of-{n} generation (target <= 5%)")
+    parts.append(f"machine: {out['machine']}; 1-min load average before/after: "
+                 f"{out['loadavg_1min'][0]} / {out['loadavg_1min'][1]}")
+    return parts
 
 
 def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple[str, object]]:
@@ -211,7 +193,8 @@ def _bench_strategies(candidates: str, profile_file: Path, n: int) -> list[tuple
     return out
 
 
-def tiny_gguf(make_tiny: str, quant: str, model: str | None) -> Path:
+def tiny_gguf(make_tiny: str, quant: str, model: str | None,
+              note: Callable[[str], None] = lambda message: None) -> Path:
     """The random-weight GGUF of --make-tiny/--quant: `model` or the bench cache, built if absent."""
     if make_tiny not in synthetic.SHAPES:
         raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
@@ -219,7 +202,7 @@ def tiny_gguf(make_tiny: str, quant: str, model: str | None) -> Path:
         raise PrefchatError(f"--quant must be one of {', '.join(synthetic.QUANTS)}")
     path = Path(model) if model else bench_cache_dir() / f"random-{make_tiny}-{quant}.gguf"
     if not path.exists():
-        typer.echo(f"writing random-weight {make_tiny} {quant} GGUF to {path} ...", err=True)
+        note(f"writing random-weight {make_tiny} {quant} GGUF to {path} ...")
         synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
     return path
 
