@@ -11,6 +11,8 @@
 #   2. bench basis --mode full  (full fine-tuning, fp32 master weights + bf16 autocast)
 #   3. bench basis --mode lora --train-tokens 256
 #   4. a 1-process torchrun (NCCL) `prefchat train` of a tiny model: the engine's bf16/DDP path on CUDA
+#   5. bench generate --backend hf on cuda, eager and --compile (CUDA graphs): decode tok/s (target
+#      >= 150) and best-of-4 / single (target <= 1.2x), issue 16 item 4
 set -u
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
@@ -80,4 +82,22 @@ rc=$?
 tail -3 "$OUTDIR/ddp_train.log"
 echo "  rc=$rc ($((SECONDS - t0)) s)"
 cp "$WORK/tiny-basis/basis.json" "$OUTDIR/tiny_basis.json" 2>/dev/null || true
+echo "== bench generate --backend hf (transformers decode loop), eager and --compile"
+for mode in eager compile; do
+  t0=$SECONDS
+  flag=""; [ "$mode" = compile ] && flag="--compile"
+  timeout 900 $PY -m prefchat bench generate --backend hf --make-tiny qwen05b-full --device "$DEV" $flag \
+      -n 4 --max-tokens 128 --repeats 5 --json > "$OUTDIR/generate_hf_$mode.json" 2> "$OUTDIR/generate_hf_$mode.err"
+  rc=$?
+  if [ $rc -ne 0 ]; then echo "  $mode FAILED rc=$rc"; tail -20 "$OUTDIR/generate_hf_$mode.err"; continue; fi
+  $PY - "$OUTDIR/generate_hf_$mode.json" "$mode" <<'PYEOF'
+import json, sys
+o = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+s, b = o["single"], o["best_of_n"]
+print(f"  {sys.argv[2]} on {o['device']}: single {s['median_s']:.3f} s = {s['tok_per_s']:.0f} tok/s (target >= 150: "
+      f"{'MET' if s['tok_per_s'] >= 150 else 'MISSED'}); best-of-4 {b['median_s']:.3f} s = {o['ratio']:.2f}x "
+      f"(target <= 1.2: {'MET' if o['ratio'] <= 1.2 else 'MISSED'})")
+PYEOF
+  echo "  ($((SECONDS - t0)) s)"
+done
 echo "== done; JSON and logs in $OUTDIR"

@@ -50,10 +50,18 @@ def measure(backend: str = "llama", model: str | None = None, make_tiny: str | N
             if not (path / "config.json").exists():
                 note(f"writing random-weight {make_tiny} HF model to {path} ...")
                 s = synthetic.SHAPES[make_tiny]
-                # The in-process tokenizer has a few hundred tokens, so the HF model's vocabulary
-                # (and output projection) is smaller than the GGUF's; the blocks match the shape.
-                synthetic.write_random_hf(path, hidden=s.n_embd, layers=s.n_layer, heads=s.n_head,
-                                          kv_heads=s.n_head_kv, ffn=s.n_ff)
+                if make_tiny == "qwen05b-full":
+                    # The real 151,936-row embedding and output projection (bf16 on disk), as the
+                    # GPU targets are stated for; the tokenizer still knows only a few hundred ids.
+                    # Local: bench.backbone imports torch at load; the llama runs never need it
+                    from prefchat.bench.backbone import write_random_qwen05b
+
+                    write_random_qwen05b(path)
+                else:
+                    # The in-process tokenizer has a few hundred tokens, so this model's vocabulary
+                    # (and output projection) is smaller than the GGUF's; the blocks match the shape.
+                    synthetic.write_random_hf(path, hidden=s.n_embd, layers=s.n_layer, heads=s.n_head,
+                                              kv_heads=s.n_head_kv, ffn=s.n_ff)
         model = str(path)
     if not model:
         raise PrefchatError("give --model PATH or --make-tiny qwen05b|tiny")

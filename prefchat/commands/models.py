@@ -42,7 +42,7 @@ REGISTRY = {
                    "qwen2.5-0.5b-instruct-q8_0.gguf",
         "sha256": None,
         "approx_size": "about 676 MB",
-        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~676 MB): fast on CPU, good for best-of-N",
+        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~676 MB): fast on CPU",
     },
     "qwen2.5-1.5b-instruct-q4_k_m": {
         "url": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/"

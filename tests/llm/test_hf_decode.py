@@ -81,3 +81,14 @@ def test_host_work_happens_once_per_chunk(lm):
     four, calls_4 = _decode(model, ids, mask, pad, chunk=4)
     assert one.tokens == four.tokens
     assert len(calls_1) == 16 and len(calls_4) == 4
+
+
+@pytest.mark.slow
+def test_the_compiled_step_decodes_the_same_tokens(lm):
+    """compile_steps traces the decode step with torch.compile (CUDA graphs on a GPU; inductor on this
+    CPU): the fixed shapes must trace, and the tokens must not change. About 20 s of compiling."""
+    tok, model = lm
+    ids, mask, pad = _rows(tok, ["Hello! What a lovely day", "How do I make a cup of tea? Boil water"])
+    eager, _ = _decode(model, ids, mask, pad, max_new=10)
+    compiled, _ = _decode(model, ids, mask, pad, max_new=10, compile_step=True)
+    assert compiled.tokens == eager.tokens
