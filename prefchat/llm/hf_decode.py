@@ -34,9 +34,9 @@ class Rows:
     """What the host has seen of each row: its tokens until its end of turn, and when it ended."""
 
     n: int
-    tokens: list[list[int]] = field(default_factory=list)
-    finish: list[Optional[str]] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    tokens: list[list[int]] = field(init=False)
+    finish: list[Optional[str]] = field(init=False)
+    seconds: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = [[] for _ in range(self.n)]
@@ -92,7 +92,10 @@ def decode(model, ids: torch.Tensor, mask: torch.Tensor, *, max_new: int, eos_id
     rows = Rows(n)
     t0 = time.perf_counter()
     logits = forward(ids, positions, torch.arange(width, device=dev))  # the prefill runs eagerly
+    # Positions live on the device and advance there: a fresh tensor per step would be a host-to-
+    # device copy, which waits for the queued work on a GPU.
     next_pos = positions[:, -1:] + 1
+    cache_pos = torch.full((1,), width, dtype=torch.long, device=dev)
     seen = 0
     for t in range(max_new):
         # A row past its end of turn keeps decoding until the chunk's host check: cheaper than a
@@ -108,8 +111,9 @@ def decode(model, ids: torch.Tensor, mask: torch.Tensor, *, max_new: int, eos_id
         if last:
             break
         full_mask[:, width + t] = 1
-        logits = step(tok[:, None], next_pos, torch.tensor([width + t], device=dev))
-        next_pos = next_pos + 1
+        logits = step(tok[:, None], next_pos, cache_pos)
+        next_pos += 1
+        cache_pos += 1
     return rows
 
 
