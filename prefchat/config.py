@@ -122,9 +122,7 @@ class Config:
             if self.allow_insecure_http:
                 opts["allow_insecure_http"] = True
             return opts
-        if self.backend == "hf":
-            return {}
-        return {}
+        return {}  # llama and hf take no options from the config
 
     def public_dict(self) -> dict:
         """All settings with the API key masked: what `config show` and `doctor` print."""
@@ -132,8 +130,6 @@ class Config:
         key = self.resolved_api_key()
         d["api_key"] = mask(key) if key else ""
         return d
-
-
 
 
 def _line_of(text: str, key: str, table: Optional[str] = None) -> int:
