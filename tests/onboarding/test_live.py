@@ -288,7 +288,7 @@ def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer)
     from prefchat.tui.onboard_screens import LivePromptScreen
     from prefchat.onboarding.quiz import open_session
 
-    from .screens import screen_text
+    from tests.tui.screens import screen_text
 
     def factory(s):
         return LiveDriver(LiveQuestions(llama(tiny_gguf), basis, scorer=scorer, max_tokens=32, seed=1))
