@@ -1,10 +1,11 @@
 """`prefchat bench onboard-live`: how long a live onboarding question takes to reach the screen,
 against one best-of-2 generation with the same backend (target: <= 1.5x).
 
-A live question is two generations (one per instruction, +nu and -nu: the backend interface takes one
-conversation per request, and the two conversations differ in their last turn), then phi of both
-replies and the guard. Both sides of the comparison decode exactly --max-tokens tokens (end-of-turn
-ignored), so reply length does not decide the ratio; a retry after the guard counts in the live time."""
+A live question is one request for --per-side replies under each of the two instructions (+nu and
+-nu; llama.cpp decodes the prompt once and every reply in one batch), then phi of the replies, the
+guard on each (+nu, -nu) pair, and the choice of the pair furthest apart along nu. Both sides of the
+comparison decode exactly --max-tokens tokens (end-of-turn ignored), so reply length does not decide
+the ratio; a retry after the guard counts in the live time."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ from prefchat.errors import PrefchatError
 from prefchat.paths import bench_cache_dir
 from prefchat.bench import synthetic
 from prefchat.llm import GenerationRequest, make_backend
-from prefchat.onboarding.live import LiveFailed, LiveQuestions
+from prefchat.onboarding.live import LIVE_PER_SIDE, LiveFailed, LiveQuestions
 
 PROMPT = "How do I keep fresh herbs from wilting?"
 
 
 def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: int = 64, repeats: int = 5,
-            threads: int = 2, note: Callable[[str], None] = lambda _: None) -> dict:
+            threads: int = 2, per_side: int = LIVE_PER_SIDE, note: Callable[[str], None] = lambda _: None) -> dict:
     """Medians of live questions and best-of-2 generations, interleaved, on one llama.cpp backend; the
     dict `--json` prints. note() hears what is being built before a long wait."""
     if model is None:
@@ -37,9 +38,9 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
             note(f"writing random-weight {make_tiny} GGUF to {path} ...")
             synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
         model = str(path)
-    backend = make_backend("llama", model, n_threads=threads, n_ctx=2048, max_parallel=2)
+    backend = make_backend("llama", model, n_threads=threads, n_ctx=2048, max_parallel=max(2, 2 * per_side))
     basis = load_basis()
-    live = LiveQuestions(backend, basis, max_tokens=max_tokens, seed=0, ignore_eos=True)
+    live = LiveQuestions(backend, basis, max_tokens=max_tokens, seed=0, ignore_eos=True, per_side=per_side)
     t0 = time.perf_counter()
     live.load()
     load_s = time.perf_counter() - t0
@@ -69,13 +70,13 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
         lv.append(s)
         att.append(a)
     backend.close()
-    out = {"model": model, "max_tokens": max_tokens, "repeats": repeats, "threads": threads,
+    out = {"model": model, "max_tokens": max_tokens, "repeats": repeats, "threads": threads, "per_side": per_side,
            "load_s": round(load_s, 2),
            "best_of_2": {"median_s": statistics.median(b2), "runs_s": [round(x, 3) for x in b2]},
            "live": {"median_s": statistics.median(lv), "runs_s": [round(x, 3) for x in lv],
                     "attempts": att,
-                    # one attempt = two replies + phi + guard; a random-weight model's gibberish often
-                    # fails the guard's relevance floor, which a real model's replies pass
+                    # one attempt = 2 x per_side replies + phi + guard; a random-weight model's gibberish
+                    # can fail the guard's relevance floor, which a real model's replies pass
                     "per_attempt_median_s": statistics.median(x / a for x, a in zip(lv, att))},
            "ratio_median": statistics.median(lv) / statistics.median(b2),
            "ratio_worst": max(x / statistics.median(b2) for x in lv),
@@ -91,7 +92,7 @@ def report(out: dict) -> str:
     return "\n".join([
         f"best-of-2 generation ({out['max_tokens']} tokens each): median {out['best_of_2']['median_s']:.3f} s "
         f"(runs {out['best_of_2']['runs_s']})",
-        f"live question (2 replies + phi + guard): median {out['live']['median_s']:.3f} s "
+        f"live question ({2 * out['per_side']} replies + phi + guard): median {out['live']['median_s']:.3f} s "
         f"(runs {out['live']['runs_s']}; attempts {out['live']['attempts']})",
         f"live / best-of-2: median {out['ratio_median']:.2f}x, worst {out['ratio_worst']:.2f}x "
         f"({verdict} the 1.5x target); one attempt (no guard retry) {out['ratio_per_attempt']:.2f}x; "

@@ -139,13 +139,14 @@ def bench_onboard_live(
     max_tokens: int = typer.Option(64, help="Tokens per reply, on both sides of the comparison."),
     repeats: int = typer.Option(5, help="Timed runs; medians are reported."),
     threads: int = typer.Option(2, help="CPU threads."),
+    per_side: int = typer.Option(2, "--per-side", help="Replies written per instruction (the quiz's default: 2)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Live question (2 replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
+    """Live question (replies + scoring + guard) vs one best-of-2 generation, llama.cpp backend."""
     # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
     from prefchat.bench import live
 
-    out = live.measure(model, make_tiny, max_tokens, repeats, threads, note=_note)
+    out = live.measure(model, make_tiny, max_tokens, repeats, threads, per_side=per_side, note=_note)
     typer.echo(json.dumps(out) if as_json else live.report(out))
 
 

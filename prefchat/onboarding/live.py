@@ -4,12 +4,17 @@ Algorithm 2, with inference-time alignment standing in for the paper's aligned g
 For the current posterior (lambda, H):
 1. nu = the top eigenvector of H^-1: the direction of lambda the quiz is least sure about;
 2. the style instructions for the traits along +nu and along -nu (prefchat.generation.card);
-3. one reply under each instruction, from the configured backend (the instruction is a final short
-   system turn after the user's prompt);
-4. the guard drops degenerate replies (empty, no words, loops, truncated junk, off-topic) and the
-   pair is generated again once; two identical replies count as degenerate too;
-5. phi of both replies from the basis scorer gives the pair's real difference, phi(x, A) - phi(x, B),
-   which updates lambda exactly like a pool answer (onboarding/quiz.py, QuizSession.offer_live).
+3. LIVE_PER_SIDE replies under each instruction, all in one request to the configured backend (the
+   instruction is a final short system turn after the user's prompt);
+4. the guard screens each (+nu, -nu) pair of replies as it would a lone pair (empty, no words,
+   loops, truncated junk, one reply off-topic next to the other);
+5. phi of every reply from the basis scorer; the pair shown is the usable pair whose replies lie
+   furthest apart along nu, nu . (phi(x, y+) - phi(x, y-)). That is Algorithm 2's y1 near +nu/2
+   and y2 near -nu/2 with best-of-N as the inference-time alignment, and a second reply per side
+   means one off-topic reply no longer costs a whole new generation. When no usable pair is left
+   the replies are generated again, once. Two identical replies never make a pair;
+6. the pair's real difference, phi(x, A) - phi(x, B), updates lambda exactly like a pool answer
+   (onboarding/quiz.py, QuizSession.offer_live).
 
 A or B is +nu by a coin, so position bias cannot leak into lambda. Nothing here touches a UI: the
 Textual app and the --plain runner call `LiveQuestions.make` from a worker (it takes one or two
@@ -35,6 +40,10 @@ from prefchat.reward.elicit import uncertain_direction
 
 # Replies the user reads are part of the quiz's reading cost: ~120 tokens is ~90 words each.
 LIVE_MAX_TOKENS = 120
+# Replies written per instruction. Two per side cost about 1.2x a best-of-2 with llama.cpp (one batch
+# of four rows, the prompt decoded once; BENCHMARKS.md, "Live questions"), and they let the pair be
+# chosen along nu instead of taken as it comes.
+LIVE_PER_SIDE = 2
 SUGGESTED_PROMPTS = (
     "How do I keep fresh herbs from wilting?",
     "Can you explain what a mortgage offset account is?",
@@ -85,9 +94,14 @@ class LiveQuestions:
     (seconds): call them from a worker thread. scorer: a loaded basis scorer, or None to load it."""
 
     def __init__(self, backend, basis, scorer=None, max_tokens: int = LIVE_MAX_TOKENS,
-                 temperature: float = 0.8, seed: Optional[int] = None, ignore_eos: bool = False) -> None:
-        """ignore_eos: decode exactly max_tokens per reply (benchmarks only)."""
+                 temperature: float = 0.8, seed: Optional[int] = None, ignore_eos: bool = False,
+                 per_side: int = LIVE_PER_SIDE) -> None:
+        """ignore_eos: decode exactly max_tokens per reply (benchmarks only). per_side: replies
+        written under each instruction (1 = the plain pair)."""
+        if per_side < 1:
+            raise ValueError("per_side must be at least 1")
         self.backend, self.basis, self.scorer = backend, basis, scorer
+        self.per_side = int(per_side)
         self.max_tokens, self.temperature = int(max_tokens), float(temperature)
         self.ignore_eos = bool(ignore_eos)
         self._rng = random.Random(seed)
@@ -107,12 +121,13 @@ class LiveQuestions:
         return np.asarray(self.scorer.pair_diffs(list(prompts), list(a), list(b)), dtype=np.float64)
 
     def _generate(self, prompt: str, sides: tuple[str, str], seed: int, cancel) -> tuple[list, list]:
-        """Both replies in one request: the prompt is shared and each side's instruction is its final
-        system turn, so a batching backend (llama.cpp) decodes the prompt once and both replies in
-        one batch, at about the cost of one best-of-2."""
-        req = GenerationRequest([{"role": "user", "content": prompt}], n=2, instructions=list(sides),
-                                max_tokens=self.max_tokens, temperature=self.temperature, seed=seed,
-                                ignore_eos=self.ignore_eos)
+        """Every reply in one request, sides alternating (+nu, -nu, +nu, ...): the prompt is shared
+        and each candidate's instruction is its final system turn, so a batching backend (llama.cpp)
+        decodes the prompt once, each distinct instruction once, and all replies in one batch."""
+        instructions = [sides[k % 2] for k in range(2 * self.per_side)]
+        req = GenerationRequest([{"role": "user", "content": prompt}], n=len(instructions),
+                                instructions=instructions, max_tokens=self.max_tokens,
+                                temperature=self.temperature, seed=seed, ignore_eos=self.ignore_eos)
         out = self.backend.generate(req, None, cancel)
         return [c.text for c in out], [c.finish_reason for c in out]
 
@@ -123,26 +138,48 @@ class LiveQuestions:
         if not prompt:
             raise LiveFailed("the prompt is empty")
         t0 = time.perf_counter()
-        _, plus, minus = instructions_for(precision, self.basis)
+        nu, plus, minus = instructions_for(precision, self.basis)
         sides = (plus, minus)
         self.load()
-        why = ""
         for attempt in (1, 2):
             seed = self._rng.randrange(2**31)
             texts, finish = self._generate(prompt, sides, seed, cancel)
             phi, rel = phi_and_relevance(self.scorer, prompt, list(texts))
-            verdicts = screen(prompt, list(texts), list(finish), None if rel is None else list(rel))
-            bad = [v.reason for v in verdicts if not v.ok or v.reason]
-            if texts[0].strip() == texts[1].strip():
-                bad.append("both replies are the same")
-            if not bad:
-                flip = self._rng.random() < 0.5
-                i, j = (1, 0) if flip else (0, 1)
+            pairs, why = usable_pairs(prompt, texts, finish, None if rel is None else list(rel))
+            if pairs:
+                picked = furthest_along(nu, np.asarray(phi, dtype=np.float64), pairs)
+                # which side is shown as A is a coin, so position bias cannot leak into lambda
+                i, j = picked if self._rng.random() < 0.5 else picked[::-1]
                 return LivePair(prompt, texts[i], texts[j], np.asarray(phi[i] - phi[j], dtype=np.float64),
-                                (sides[i], sides[j]), time.perf_counter() - t0, attempt)
-            why = bad[0]
+                                (sides[i % 2], sides[j % 2]), time.perf_counter() - t0, attempt)
         raise LiveFailed(f"the model's replies were unusable twice ({why}); asking a question from the pool "
                          "instead")
+
+
+def usable_pairs(prompt: str, texts, finish, rel) -> tuple[list[tuple[int, int]], str]:
+    """Every (+nu reply, -nu reply) pair (even indices were written for +nu, odd for -nu) that passes
+    the guard as a pair, or ([], why none does). Each pair is screened on its own, exactly as a lone
+    pair would be: the relevance floor is relative to the better reply of the two, so a second reply
+    per side can only add pairs, never reject one that would have passed by itself."""
+    pairs, why = [], ""
+    for i in range(0, len(texts), 2):
+        for j in range(1, len(texts), 2):
+            if texts[i].strip() == texts[j].strip():
+                why = why or "both replies are the same"
+                continue
+            verdicts = screen(prompt, [texts[i], texts[j]], [finish[i], finish[j]],
+                              None if rel is None else [rel[i], rel[j]])
+            bad = [v.reason for v in verdicts if not v.ok or v.reason]  # "kept although it failed" too
+            if bad:
+                why = why or bad[0]
+            else:
+                pairs.append((i, j))
+    return pairs, why
+
+
+def furthest_along(nu: np.ndarray, phi: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[int, int]:
+    """The pair whose replies lie furthest apart along nu: nu . (phi[+] - phi[-]) largest."""
+    return max(pairs, key=lambda ij: float(nu @ (phi[ij[0]] - phi[ij[1]])))
 
 
 def from_config(basis, cfg=None, seed: Optional[int] = None, **overrides) -> LiveQuestions:

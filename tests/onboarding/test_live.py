@@ -20,7 +20,8 @@ import pytest
 
 from prefchat.llm import make_backend
 from prefchat.llm.base import Backend, Candidate
-from prefchat.onboarding.live import LiveDriver, LiveFailed, LiveQuestions, instructions_for, suggestion
+from prefchat.onboarding.live import (LIVE_PER_SIDE, LiveDriver, LiveFailed, LiveQuestions, furthest_along,
+                                      instructions_for, suggestion, usable_pairs)
 from tests.llm.tiny_models import write_tiny_gguf
 
 
@@ -96,11 +97,12 @@ def test_a_live_pair_is_two_instructions_scored_by_the_basis(home, tiny_gguf, ba
     nu, plus, minus = instructions_for(s.elicitor.precision, basis)
     pair = until_a_pair_passes(lambda: lq.make("How do I keep basil fresh?", s.elicitor.precision))
     # the two replies shown were written under the two instructions for opposite ends of nu, the
-    # posterior's most uncertain direction, each as the last (system) turn of its candidate, both
-    # candidates in one request (so llama.cpp decodes the prompt once and both replies in one batch)
+    # posterior's most uncertain direction, each as the last (system) turn of its candidate, every
+    # candidate in one request (so llama.cpp decodes the prompt once and the replies in one batch)
     assert plus != minus
-    assert rec.requests[-1].n == 2 and rec.requests[-1].instructions is not None
-    written = dict((text, instr) for instr, text in rec.calls[-2:])
+    n = rec.requests[-1].n
+    assert n == 2 * LIVE_PER_SIDE and rec.requests[-1].instructions == [plus, minus] * LIVE_PER_SIDE
+    written = dict((text, instr) for instr, text in rec.calls[-n:])
     assert (written[pair.a], written[pair.b]) == pair.instructions
     assert set(pair.instructions) == {plus, minus}
     cov = np.linalg.inv(s.elicitor.precision)
@@ -175,22 +177,89 @@ OTHER = ("Honestly? Keep your fresh basil like cut flowers: stems in a glass of 
 
 def test_guard_rejects_degenerate_replies_and_generates_again_once(home, basis, scorer):
     s = session()
-    be = Scripted(["", GOOD, GOOD, OTHER])
-    pair = LiveQuestions(be, basis, scorer=scorer, seed=0).make("How do I keep basil fresh?", s.elicitor.precision)
+    # replies alternate +nu, -nu; the first attempt has no usable +nu reply (one empty, one with no words)
+    be = Scripted(["", GOOD, "!!! ???", GOOD,
+                   GOOD, OTHER, GOOD, OTHER])
+    pair = LiveQuestions(be, basis, scorer=scorer, seed=0, per_side=2).make("How do I keep basil fresh?",
+                                                                           s.elicitor.precision)
     assert pair.attempts == 2 and {pair.a, pair.b} == {GOOD, OTHER}
-    # each attempt is one request for both replies; each candidate sees the user's prompt, then its
+    # each attempt is one request for every reply; each candidate sees the user's prompt, then its
     # own instruction last, as a short system turn
-    assert len(be.requests) == 2 and all(r.n == 2 for r in be.requests)
+    assert len(be.requests) == 2 and all(r.n == 4 for r in be.requests)
     for r in be.requests:
-        turns = [r.messages_for(i) for i in range(2)]
+        turns = [r.messages_for(i) for i in range(4)]
         assert all(t[0]["content"] == "How do I keep basil fresh?" and t[-1]["role"] == "system" for t in turns)
         assert {t[-1]["content"] for t in turns} == set(pair.instructions)
+    # one good reply per side is enough: no second generation
+    one = Scripted(["", GOOD, OTHER, ""])
+    p1 = LiveQuestions(one, basis, scorer=scorer, per_side=2).make("How do I keep basil fresh?", s.elicitor.precision)
+    assert p1.attempts == 1 and len(one.requests) == 1 and {p1.a, p1.b} == {GOOD, OTHER}
     with pytest.raises(LiveFailed, match="twice"):  # degenerate twice: no pair (the quiz asks the pool)
-        LiveQuestions(Scripted(["", GOOD, "!!!", GOOD]), basis, scorer=scorer).make("basil?", s.elicitor.precision)
-    d = LiveDriver(LiveQuestions(Scripted(["x x x", "x x x", "", ""]), basis, scorer=scorer))
+        LiveQuestions(Scripted(["", GOOD, "!!!", GOOD]), basis, scorer=scorer, per_side=1).make(
+            "basil?", s.elicitor.precision)
+    with pytest.raises(LiveFailed, match="twice"):  # the same text on both sides is no pair either
+        LiveQuestions(Scripted([GOOD] * 8), basis, scorer=scorer, per_side=2).make(
+            "How do I keep basil fresh?", s.elicitor.precision)
+    d = LiveDriver(LiveQuestions(Scripted(["x x x"] * 4 + [""] * 4), basis, scorer=scorer, per_side=2))
     d.load()
     assert d.make(s, "basil?") is None and "twice" in d.note and d.state == "ready"
     assert s.current().live is None  # the pool question stands
+
+
+BASIL = [
+    "Keep basil stems in a glass of water on the counter, loosely covered with a bag.",
+    "Dear friend, I would respectfully suggest that basil be kept in water at room temperature.",
+    "lol just stick it in a cup of water, basil hates the fridge!! works every time :)",
+    "Basil keeps for about a week with its stems in water at room temperature, away from the fridge.",
+]
+
+
+def test_the_pair_shown_is_the_furthest_apart_along_nu(home, basis, scorer):
+    s = session()
+    nu, plus, minus = instructions_for(s.elicitor.precision, basis)
+    prompt = "How do I keep basil fresh?"
+    phi = np.asarray(scorer.phi(BASIL, [prompt] * 4), dtype=np.float64)
+    from itertools import permutations
+
+    from prefchat.generation.guard import screen
+    from prefchat.rerank import phi_and_relevance
+
+    _, rel = phi_and_relevance(scorer, prompt, BASIL)
+    assert all(v.ok and not v.reason for v in screen(prompt, BASIL, None, None if rel is None else list(rel)))
+
+    def furthest(texts):  # even slots were written for +nu, odd for -nu
+        f = dict(zip(BASIL, phi @ nu))
+        return max(((i, j) for i in (0, 2) for j in (1, 3)), key=lambda ij: f[texts[ij[0]]] - f[texts[ij[1]]])
+
+    # an order in which the first usable pair, (0, 1), is not the answer
+    texts = next(list(t) for t in permutations(BASIL) if furthest(t) != (0, 1))
+    best = furthest(texts)
+    pair = LiveQuestions(Scripted(texts), basis, scorer=scorer, seed=3, per_side=2).make(prompt, s.elicitor.precision)
+    assert {pair.a, pair.b} == {texts[best[0]], texts[best[1]]}
+    # the +nu reply is the one that was written for +nu, whichever side it is shown on
+    plus_text = texts[best[0]]
+    assert pair.instructions == ((plus, minus) if pair.a == plus_text else (minus, plus))
+    # and the difference stored is the scorer's, in display order
+    np.testing.assert_allclose(pair.diff, scorer.pair_diffs([prompt], [pair.a], [pair.b])[0], atol=1e-5)
+
+
+def test_each_pair_is_screened_on_its_own():
+    nu = np.array([1.0, 0.0])
+    phi = np.array([[5.0, 0], [-5.0, 0], [1.0, 0], [-1.0, 0]])
+    words = ["Keep the stems in water.", "Wrap them in a damp towel.", "Store them in a jar of water.",
+             "Freeze them in oil."]
+    pairs, why = usable_pairs("herbs?", words, ["stop"] * 4, None)
+    assert pairs == [(0, 1), (0, 3), (2, 1), (2, 3)] and why == ""
+    assert furthest_along(nu, phi, pairs) == (0, 1)
+    # an empty +nu reply takes out only its own pairs
+    pairs, why = usable_pairs("herbs?", [""] + words[1:], ["stop"] * 4, None)
+    assert pairs == [(2, 1), (2, 3)] and "empty" in why
+    assert furthest_along(nu, phi, pairs) == (2, 1)
+    # the relevance floor is relative to the better reply of each pair, not of all four: reply 1's
+    # relevance 0.2 is too low next to reply 0 (1.0) but fine next to reply 2 (0.25)
+    pairs, _ = usable_pairs("herbs?", words, ["stop"] * 4, [1.0, 0.2, 0.25, 0.9])
+    assert (0, 1) not in pairs and (2, 1) in pairs and (0, 3) in pairs
+    assert usable_pairs("herbs?", ["same"] * 4, ["stop"] * 4, None) == ([], "both replies are the same")
 
 
 def start_server(model, port):
