@@ -148,7 +148,9 @@ class BackboneReward(nn.Module):
         ids = batch["input_ids"].to(dev)
         mask = batch["attention_mask"].to(dev)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
-        out = self.base(input_ids=ids, attention_mask=mask, position_ids=pos)
+        # No KV cache: nothing is generated, and a cache is work and memory (and allocations inside a
+        # captured CUDA graph) for nothing.
+        out = self.base(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
         return out.last_hidden_state[:, -1]
 
     def forward(self, batch: dict):
