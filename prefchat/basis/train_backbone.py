@@ -139,7 +139,7 @@ def train_backbone_basis(data, out_dir: str | Path | None, backbone: str = DEFAU
                      "n_users": data.prefs.n_users, "n_pairs": int(train_idx.size),
                      "n_heldout_pairs": int(val_idx.size), "observations": int(len(prefs)),
                      "density": data.density, "beta": beta, "epochs": epochs, "batch_size": batch_size,
-                     "accumulate": accumulate, "lr": lr, "backbone_lr": model.backbone_lr,
+                     "accumulate": accumulate, "bucket_tokens": bucket_tokens, "lr": lr, "backbone_lr": model.backbone_lr,
                      "world_size": parallel.world_size if parallel is not None else 1,
                      "device": device, "warnings": warnings,
                      "seconds": round(time.perf_counter() - t0, 1)},

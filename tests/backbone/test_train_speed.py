@@ -110,3 +110,30 @@ def test_fused_update_and_length_buckets_train_the_same_basis(tiny_dir, tmp_path
     assert np.abs(plain).max() > 0.1
     np.testing.assert_allclose(fused, plain, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(bucketed, plain, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow  # trains a backbone basis through the CLI in a subprocess
+def test_train_cli_takes_bucket_tokens(tiny_dir, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .test_distributed import tiny_corpus
+
+    prefs = write_pairwise(tmp_path / "prefs.jsonl", n_users=4, n_prompts=4, n_resp=3)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-m", "prefchat", "train", "--data", f"pairwise:{prefs}", "--backbone",
+                        str(tiny_dir), "--mode", "frozen", "--dims", "3", "--epochs", "1", "--device", "cpu",
+                        "--max-length", "64", "--bucket-tokens", "96", "--pool-corpus",
+                        str(tiny_corpus(tmp_path / "corpus.jsonl")), "--out", str(tmp_path / "basis")],
+                       capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((tmp_path / "basis" / "basis.json").read_text())
+    assert meta["training"]["bucket_tokens"] == 96
+    r = subprocess.run([sys.executable, "-m", "prefchat", "train", "--data", f"pairwise:{prefs}", "--backbone",
+                        str(tiny_dir), "--bucket-tokens", "-5", "--out", str(tmp_path / "b2")],
+                       capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert r.returncode == 2 and "--bucket-tokens" in r.stderr and "Traceback" not in r.stderr
