@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefchat.basis.backbone_capture import CAPTURES, CapturedScorer
 from prefchat.basis.encoders import default_device
 from prefchat.errors import PrefchatError
 from prefchat.fileio import file_sha256
@@ -76,8 +77,6 @@ class BackboneScorer:
         self.max_length = max_length
         self.captured = None
         if capture and capture != "off":
-            from prefchat.basis.backbone_capture import CapturedScorer
-
             self.captured = CapturedScorer(self.model, int(tokenizer.pad_token_id), capture=capture)
 
     def phi(self, responses: list[str], prompts: list[str] | None = None) -> np.ndarray:
@@ -132,6 +131,6 @@ def load_scorer(basis, device: str | None = None, capture: str | None = None) ->
         raise PrefchatError(f"{basis.path}/head.safetensors: head weights unreadable ({exc}); "
                             "rerun `prefchat train`") from None
     capture = capture or os.environ.get(CAPTURE_ENV, "off").strip().lower() or "off"
-    if capture not in ("graph", "compile", "off"):
+    if capture not in CAPTURES:
         raise PrefchatError(f"${CAPTURE_ENV}={capture!r}: use graph, compile or off")
     return BackboneScorer(tok, model, device, int(enc.get("max_length", 512)), capture=capture)

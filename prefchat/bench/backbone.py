@@ -7,6 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
+from prefchat.basis.backbone_capture import CapturedScorer
 from prefchat.bench.synthetic import write_random_hf
 from prefchat.reward.nets import BackboneReward, load_backbone
 
@@ -155,8 +156,6 @@ def _bench_score(model_dir, device, dims, score_batch, score_tokens, latency_run
     BackboneReward forward) or through prefchat.basis.backbone_capture. Each timed call includes the
     host-to-device copy and the copy of phi back to the host, which the caller needs."""
     import torch
-
-    from prefchat.basis.backbone_capture import CapturedScorer
 
     on_gpu = device.startswith("cuda")
     tok, base = load_backbone(model_dir, dtype="bfloat16" if on_gpu else "float32")

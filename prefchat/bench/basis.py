@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from prefchat.basis.backbone_capture import CAPTURES
 from prefchat.basis.encoders import default_device
 from prefchat.bench.machine import machine
 from prefchat.bench.scoring import bench_minilm, report_minilm
@@ -35,8 +36,6 @@ def measure(backbone: str | None = None, make_tiny: str | None = None, mode: str
         return bench_minilm(runs, compare=compare, threads=threads)
     from prefchat.bench import backbone as bb
     from prefchat.reward.nets import MODES
-
-    from prefchat.basis.backbone_capture import CAPTURES
 
     if mode not in MODES:
         raise PrefchatError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
