@@ -3,6 +3,7 @@
 #
 #   bash scripts/gpu_check.sh            # from the repository root; results also go to $OUT if set
 #   bash scripts/gpu_check.sh backbone   # only step 1 (the backbone basis, issue 16 item 5; ~8 min)
+#   RUNS="train_mixed_padded train_mixed_buckets" bash scripts/gpu_check.sh backbone   # some runs only
 #
 # Needs only what the GPU image has: python3 with torch (CUDA), transformers, tokenizers, safetensors,
 # typer, rich, numpy, peft. Installs nothing. prefchat runs from the checkout (PYTHONPATH), not pip.
@@ -46,6 +47,7 @@ PYEOF
 
 bench() {  # name, timeout s, extra args...
   local name=$1 limit=$2; shift 2
+  if [ -n "${RUNS:-}" ] && [[ " $RUNS " != *" $name "* ]]; then return; fi  # RUNS="a b": only these
   echo "== bench basis $name: $*"
   rm -f "$OUTDIR/bench_$name.json"  # a stale result must not count in the summary
   # Every run ends by START + BUDGET, so the section fits the device's 10-minute limit per command.
@@ -105,12 +107,12 @@ if lat:
     v, n = min(lat)
     print(f"  scoring 8x256: {v:.2f} ms median, {n}; target <= 10 ms: {'MET' if v <= 10 else 'MISSED'}")
 else:
-    print("  scoring 8x256: no run finished")
+    print("  scoring 8x256: no finished scoring run")
 if train:
     v, n = max(train)
     print(f"  training: {v:.0f} pairs/s, {n}; target >= 600 pairs/s: {'MET' if v >= 600 else 'MISSED'}")
 else:
-    print("  training: no run finished")
+    print("  training: no finished run at the target workload (full-length rows, 128 tokens/response)")
 if devices and not all(d.startswith("cuda") for d in devices):
     print(f"  NOTE: ran on {', '.join(sorted(devices))}, not a GPU: the targets are for the H200 and do not apply")
 PYEOF
