@@ -9,6 +9,7 @@ imported by the command or worker that needs them:
     encoders.py        MiniLM (sha256-checked), surface statistics, CausalLMEncoder
     train.py           `prefchat train` on the style corpus (MiniLM features + head)
     train_backbone.py  `prefchat train --backbone`: a causal-LM basis
+    backbone_scorer.py a causal-LM basis's weights and scorer; backbone_capture.py its captured GPU path
 """
 
 from prefchat.basis.format import (

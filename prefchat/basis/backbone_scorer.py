@@ -8,10 +8,12 @@ fine-tuning)."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
+from prefchat.basis.backbone_capture import CAPTURES, CapturedScorer
 from prefchat.basis.encoders import default_device
 from prefchat.errors import PrefchatError
 from prefchat.fileio import file_sha256
@@ -55,20 +57,35 @@ def save_trained(model: BackboneReward, tokenizer, out: Path, identity: dict) ->
     return head, ident
 
 
-class BackboneScorer:
-    """phi(x, y) with a trained causal-LM basis; the same interface as prefchat.basis.scorer.Scorer."""
+# Scoring with captured shape buckets (prefchat.basis.backbone_capture): "graph", "compile" or "off".
+# Off unless asked for: the GPU speed-up is not measured yet (BENCHMARKS.md), and on a CPU padding to a
+# bucket only adds work.
+CAPTURE_ENV = "PREFCHAT_BACKBONE_CAPTURE"
 
-    def __init__(self, tokenizer, model: BackboneReward, device: str, max_length: int) -> None:
+
+class BackboneScorer:
+    """phi(x, y) with a trained causal-LM basis; the same interface as prefchat.basis.scorer.Scorer.
+
+    capture: None/"off" scores eagerly as the model stands; "graph"/"compile" pad to fixed shape
+    buckets and replay captured CUDA graphs (see backbone_capture; `captured.path` says what ran)."""
+
+    def __init__(self, tokenizer, model: BackboneReward, device: str, max_length: int,
+                 capture: str | None = None) -> None:
         self.tokenizer = tokenizer
         self.model = model.to(device).eval()
         self.device = device
         self.max_length = max_length
+        self.captured = None
+        if capture and capture != "off":
+            self.captured = CapturedScorer(self.model, int(tokenizer.pad_token_id), capture=capture)
 
     def phi(self, responses: list[str], prompts: list[str] | None = None) -> np.ndarray:
         import torch
 
         prompts = list(prompts) if prompts is not None else [""] * len(responses)
         inputs = TokenizedResponses(self.tokenizer, prompts, list(responses), self.max_length)
+        if self.captured is not None:
+            return self.captured.phi(inputs.ids)
         with torch.inference_mode():
             return self.model(inputs[np.arange(len(inputs))]).double().cpu().numpy()
 
@@ -80,8 +97,9 @@ class BackboneScorer:
         return self.phi(responses, [prompt] * len(responses)) @ np.asarray(lam, dtype=float)
 
 
-def load_scorer(basis, device: str | None = None) -> BackboneScorer:
-    """The scorer of a basis directory whose encoder kind is "causal-lm" (bf16 on a GPU)."""
+def load_scorer(basis, device: str | None = None, capture: str | None = None) -> BackboneScorer:
+    """The scorer of a basis directory whose encoder kind is "causal-lm" (bf16 on a GPU). capture:
+    see BackboneScorer; None reads $PREFCHAT_BACKBONE_CAPTURE (graph, compile or off; default off)."""
     import torch
     from safetensors.torch import load_file
 
@@ -112,4 +130,7 @@ def load_scorer(basis, device: str | None = None) -> BackboneScorer:
     except Exception as exc:
         raise PrefchatError(f"{basis.path}/head.safetensors: head weights unreadable ({exc}); "
                             "rerun `prefchat train`") from None
-    return BackboneScorer(tok, model, device, int(enc.get("max_length", 512)))
+    capture = capture or os.environ.get(CAPTURE_ENV, "off").strip().lower() or "off"
+    if capture not in CAPTURES:
+        raise PrefchatError(f"${CAPTURE_ENV}={capture!r}: use graph, compile or off")
+    return BackboneScorer(tok, model, device, int(enc.get("max_length", 512)), capture=capture)

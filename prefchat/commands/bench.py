@@ -195,18 +195,29 @@ def bench_basis(
     steps: int = typer.Option(10, "--steps", help="Timed training steps."),
     runs: int = typer.Option(20, "--runs", help="Timed scoring runs for the MiniLM latency."),
     threads: int = typer.Option(0, "--threads", help="torch threads for the MiniLM timing (0: torch's default)."),
+    part: str = typer.Option("both", "--part", help="Backbone: measure train, score or both."),
+    capture: str = typer.Option("off", "--capture", help="Backbone scoring path: off (eager), graph (CUDA graphs "
+                                "over shape buckets) or compile (torch.compile reduce-overhead)."),
+    fused: bool = typer.Option(None, "--fused/--no-fused", help="Backbone training: fused AdamW update "
+                               "[default: on a GPU]."),
+    compile_train: bool = typer.Option(False, "--compile-train", help="Backbone training: torch.compile the model."),
+    bucket_tokens: int = typer.Option(0, "--bucket-tokens", help="Backbone training: forward in length buckets "
+                                      "of at most this many padded tokens (0: one padded batch)."),
+    mixed_lengths: bool = typer.Option(False, "--mixed-lengths", help="Backbone training: responses of "
+                                       "random lengths in [train-tokens/4, train-tokens] instead of all full."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Basis model speed on this device: training pairs/s, scoring responses/s, and scoring latency.
 
     Latency: the median to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the
     MiniLM basis).
-    GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 15 ms, bf16 training >= 500 pairs/s."""
+    GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 10 ms, bf16 training >= 600 pairs/s."""
     # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
     from prefchat.bench import basis
 
     out = basis.measure(backbone, make_tiny, mode, device, train_pairs, train_tokens, accumulate, steps, runs,
-                        threads, compare=not as_json, note=_note)
+                        threads, compare=not as_json, note=_note, part=part, capture=capture, fused=fused,
+                        compile_train=compile_train, bucket_tokens=bucket_tokens, mixed_lengths=mixed_lengths)
     typer.echo(json.dumps(basis.as_json(out)) if as_json else basis.report(out))
 
 

@@ -42,6 +42,9 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N [default: cuda if available]."),
     pool_corpus: Optional[Path] = typer.Option(None, "--pool-corpus", help="Corpus whose pairs form the "
                                                "onboarding pool [default: the data's corpus, else the shipped one]."),
+    bucket_tokens: int = typer.Option(0, "--bucket-tokens", min=0, help="Backbone: run each training forward in "
+                                      "length buckets of at most this many padded tokens (less padding when "
+                                      "answer lengths vary; the same training) [default 0: one padded batch]."),
 ) -> None:
     """Train a reward basis (SVD initialisation + regularised Bradley-Terry MLE) and its onboarding pool.
 
@@ -49,7 +52,7 @@ def train(
     prefchat train ...` it trains with DDP on K GPUs (NCCL) or K CPU processes (gloo)."""
     if data is not None or backbone is not None:
         return _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate,
-                               lr, backbone_lr, max_length, svd_init, device, pool_corpus)
+                               lr, backbone_lr, max_length, svd_init, device, pool_corpus, bucket_tokens)
 
     require_prompts(load_corpus(corpus), 2, "train")  # a clear line, before loading the encoder
     con = Console(stderr=True)
@@ -75,7 +78,7 @@ def train(
 
 
 def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch_size, accumulate, lr,
-                    backbone_lr, max_length, svd_init, device, pool_corpus) -> None:
+                    backbone_lr, max_length, svd_init, device, pool_corpus, bucket_tokens=0) -> None:
     from prefchat.basis.train_backbone import train_backbone_basis
     from prefchat.reward.nets import DEFAULT_BACKBONE, MODES
 
@@ -108,7 +111,7 @@ def _train_backbone(corpus, out, dims, seed, epochs, data, backbone, mode, batch
                                     seed=seed, epochs=epochs, batch_size=batch_size, accumulate=accumulate,
                                     lr=lr, backbone_lr=backbone_lr, max_length=max_length, svd_init=svd_init,
                                     device=None if parallel else device, parallel=parallel,
-                                    pool_corpus=pool_corpus, progress=progress)
+                                    pool_corpus=pool_corpus, progress=progress, bucket_tokens=bucket_tokens)
     finally:
         if parallel is not None:
             shutdown()

@@ -114,7 +114,8 @@ class PReF:
                  regularize: bool = True, init_epochs: int = 300, epochs: int = 300, lr: float = 1e-2,
                  batch_size: int | None = None, weight_decay: float = 1e-4, seed: int = 0,
                  shrink: float | None = None, head_l2: float = 0.0, device: str = "cpu",
-                 accumulate: int = 1, autocast: str | None = None, parallel: Any = None) -> None:
+                 accumulate: int = 1, autocast: str | None = None, parallel: Any = None,
+                 fused: bool | None = None) -> None:
         if n_components < 1:
             raise ValueError("n_components must be >= 1")
         if beta < 0:
@@ -141,6 +142,9 @@ class PReF:
         self.accumulate = accumulate
         self.autocast = autocast
         self.parallel = parallel
+        # The optimisers' single-kernel (fused) update: None uses it on a GPU, where the per-tensor
+        # launches of the default update over a backbone's hundreds of tensors cost real time.
+        self.fused = fused
 
     # -- helpers -----------------------------------------------------------------------------------
     def _weight_penalty(self, model: nn.Module) -> torch.Tensor | float:
@@ -183,6 +187,10 @@ class PReF:
         if hasattr(inner, "optim_groups"):
             return inner.optim_groups(lr, weight_decay)
         return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+
+    def _optim_kw(self, dev: torch.device) -> dict:
+        fused = self.fused if self.fused is not None else dev.type == "cuda"
+        return {"fused": True} if fused else {}
 
     def _sync_user_grads(self, lam: torch.Tensor) -> None:
         if self.parallel is not None and lam.grad is not None:
@@ -232,7 +240,8 @@ class PReF:
             target = torch.tensor(pf * math.sqrt(k), dtype=torch.float32, device=dev)
             # Step 2: regress the basis model's pair differences on the SVD pair factors (L2 loss).
             seen = torch.as_tensor(np.unique(prefs.pair), device=dev)
-            opt = torch.optim.Adam(self._param_groups(model, self.lr, 0.0), lr=self.lr, weight_decay=0.0)
+            opt = torch.optim.Adam(self._param_groups(model, self.lr, 0.0), lr=self.lr, weight_decay=0.0,
+                                   **self._optim_kw(dev))
             for ep in range(self.init_epochs):
                 for batch in self._batches(seen, rng):
                     opt.zero_grad()
@@ -265,7 +274,7 @@ class PReF:
         pair = torch.as_tensor(prefs.pair, device=dev)
         outcome = torch.as_tensor(prefs.outcome, dtype=torch.float32, device=dev)
         opt = torch.optim.AdamW(self._param_groups(model, self.lr, self.weight_decay)
-                                + [{"params": [lam], "weight_decay": 0.0}], lr=self.lr)
+                                + [{"params": [lam], "weight_decay": 0.0}], lr=self.lr, **self._optim_kw(dev))
         beta = self.beta if self.regularize else 0.0
         obs = torch.arange(len(prefs), device=dev)
         total_epochs = self.epochs + (0 if self.svd_init else self.init_epochs)  # equal compute

@@ -97,7 +97,7 @@ class BackboneReward(nn.Module):
     keeps scores batch-independent and makes sharded (DDP) training match single-process training."""
 
     def __init__(self, base, n_components: int, mode: str = "lora", lora_r: int = 16, lora_alpha: int = 32,
-                 backbone_lr: float | None = None, infer_batch: int = 32) -> None:
+                 backbone_lr: float | None = None, infer_batch: int = 32, bucket_tokens: int = 0) -> None:
         import torch
 
         super().__init__()
@@ -131,6 +131,8 @@ class BackboneReward(nn.Module):
         default_lr = {"full": 1e-5, "lora": 2e-4, "frozen": 0.0}[mode]
         self.backbone_lr = default_lr if backbone_lr is None else backbone_lr
         self.infer_batch = infer_batch
+        # Training forward in length buckets of at most this many (padded) tokens each; 0: one batch.
+        self.bucket_tokens = int(bucket_tokens)
         self._torch = torch
 
     def optim_groups(self, lr: float, weight_decay: float) -> list[dict]:
@@ -146,13 +148,19 @@ class BackboneReward(nn.Module):
         ids = batch["input_ids"].to(dev)
         mask = batch["attention_mask"].to(dev)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
-        out = self.base(input_ids=ids, attention_mask=mask, position_ids=pos)
+        # No KV cache: nothing is generated, and a cache is work and memory (and allocations inside a
+        # captured CUDA graph) for nothing.
+        out = self.base(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
         return out.last_hidden_state[:, -1]
 
     def forward(self, batch: dict):
         torch = self._torch
-        n = batch["input_ids"].shape[0]
-        if torch.is_grad_enabled() or n <= self.infer_batch:
+        n, width = batch["input_ids"].shape
+        if torch.is_grad_enabled():
+            if self.bucket_tokens and n > 1 and n * width > self.bucket_tokens:
+                return self._bucketed(batch)
+            return self.head(self.hidden(batch).float())
+        if n <= self.infer_batch:
             return self.head(self.hidden(batch).float())
         # Inference over many rows (the engine's user refit, the pool): bounded memory, and rows of
         # similar length together so that little time goes on padding.
@@ -168,6 +176,31 @@ class BackboneReward(nn.Module):
                 out = phi.new_empty((n, phi.shape[1]))
             out[idx.to(phi.device)] = phi
         return out
+
+    def _bucketed(self, batch: dict):
+        """The training forward in length buckets: rows sorted by length, cut into runs whose padded
+        size (rows x longest) stays within bucket_tokens, each run cropped to its own longest row.
+        A batch of mixed lengths then pays for little padding (one batch pads every row to the
+        longest). Rows do not interact in the backbone and positions come from the mask, so phi, and
+        with it the loss and every gradient, are those of the one-batch forward (up to float
+        summation order): tests/backbone/test_train_speed.py checks it."""
+        torch = self._torch
+        lengths = batch["attention_mask"].sum(1).cpu()
+        order = torch.argsort(lengths, stable=True)
+        runs, start = [], 0
+        for i in range(1, len(order) + 1):
+            # Sorted ascending: with row i added, the run's longest row would be row i.
+            if i == len(order) or (i - start + 1) * int(lengths[order[i]]) > self.bucket_tokens:
+                runs.append(order[start:i])
+                start = i
+        width = batch["input_ids"].shape[1]
+        parts = []
+        for idx in runs:
+            keep = width - max(int(lengths[idx[-1]]), 1)  # left padding: real tokens are at the right
+            parts.append(self.head(self.hidden({k: v[idx.to(v.device), keep:] for k, v in batch.items()}).float()))
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order))
+        return torch.cat(parts)[inverse.to(parts[0].device)]
 
     # -- saving ------------------------------------------------------------------------------------
     def lora_deltas(self) -> dict:

@@ -76,6 +76,25 @@ def test_mode_trains_and_basis_dir_scores_identically(trained, mode):
 
 
 @pytest.mark.slow  # trains a backbone basis
+def test_capture_env_picks_the_scoring_path(trained, monkeypatch):
+    """$PREFCHAT_BACKBONE_CAPTURE turns on the bucketed/captured scorer (eager buckets on a CPU) with
+    the plain scorer's scores; a wrong value is one clear error."""
+    from prefchat.basis import load_basis
+
+    b = load_basis(trained("frozen")[0])
+    texts, prompts = ["tea!", "tea " * 30 + ".", "cat"], ["Question 0?", "Question 1?", "Question 0?"]
+    monkeypatch.delenv("PREFCHAT_BACKBONE_CAPTURE", raising=False)
+    plain = b.scorer(device="cpu")
+    monkeypatch.setenv("PREFCHAT_BACKBONE_CAPTURE", "graph")
+    cap = b.scorer(device="cpu")
+    assert plain.captured is None and cap.captured is not None and cap.captured.path == "eager"
+    np.testing.assert_allclose(cap.phi(texts, prompts), plain.phi(texts, prompts), rtol=1e-5, atol=1e-6)
+    monkeypatch.setenv("PREFCHAT_BACKBONE_CAPTURE", "cudagraphs")
+    with pytest.raises(PrefchatError, match="PREFCHAT_BACKBONE_CAPTURE='cudagraphs': use graph, compile or off"):
+        b.scorer(device="cpu")
+
+
+@pytest.mark.slow  # trains a backbone basis
 def test_micro_batching_matches_one_batch(files):
     """accumulate=k gives the same training as one batch (the engine weights each micro-batch)."""
     from prefchat.data import load_data
