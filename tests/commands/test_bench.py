@@ -119,6 +119,12 @@ def test_llama_step_prefill_times_one_prompt_decode(isolated_locations):
                           "tiny", "--prefill", "5000"], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert bad.returncode != 0 and "--prefill must be" in bad.stderr and "Traceback" not in bad.stderr
+    # the tiny model was trained on 1,024 tokens: said before anything is timed, in one line
+    long = subprocess.run([sys.executable, "-m", "prefchat", "bench", "llama-step", "--make-tiny",
+                           "tiny", "--quant", "q4_0-pure", "--prefill", "1500"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert long.returncode != 0 and "Traceback" not in long.stderr
+    assert "--prefill 1500 is longer than this model's context (1024 tokens)" in long.stderr
 
 
 def test_onboard_time_to_first_question():
