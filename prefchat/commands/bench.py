@@ -108,6 +108,8 @@ def bench_llama_step(
     steps: int = typer.Option(48, help="Decode steps per timed run."),
     repeats: int = typer.Option(5, help="Timed runs per row count; the median is reported."),
     threads: int = typer.Option(2, help="CPU threads."),
+    prefill: int = typer.Option(0, "--prefill", help="Also time decoding a prompt of this many tokens "
+                                "(the wait for a reply's first token); 0: off."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cost of one llama.cpp lockstep decode step with 1, 2, 4, ... rows, against the 1-row step.
@@ -116,7 +118,8 @@ def bench_llama_step(
     # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
     from prefchat.bench import llama_step
 
-    out = llama_step.measure(model, make_tiny, quant, rows, steps, repeats, threads, note=_note)
+    out = llama_step.measure(model, make_tiny, quant, rows, steps, repeats, threads, prefill,
+                             note=_note)
     _emit(out, as_json, llama_step.report)
 
 

@@ -98,6 +98,35 @@ def test_llama_step_times_each_row_count_against_one_row(isolated_locations):
     assert bad.returncode != 0 and "--rows must be" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_llama_step_prefill_times_one_prompt_decode(isolated_locations):
+    """--prefill N times an N-token prompt decode apart from the steps, and the JSON says whether
+    the loaded llama.cpp runs multi-row products in llamafile's tinyBLAS (what the step costs hang on)."""
+    import llama_cpp
+
+    r = bench("llama-step", "--make-tiny", "tiny", "--quant", "q4_0-pure", "--rows", "1",
+              "--steps", "2", "--repeats", "3", "--threads", "1", "--prefill", "300", "--json")
+    out = json.loads(r.stdout)
+    pf = out["prefill"]
+    assert pf["tokens"] == 300 and len(pf["runs_wall_ms"]) == 3
+    assert pf["wall_ms"] > 0 and pf["cpu_ms"] > 0
+    assert pf["tokens_per_s"] == pytest.approx(300 / pf["wall_ms"] * 1e3)
+    # the library's own word, as `prefchat doctor` and BENCHMARKS.md read it
+    assert out["llamafile"] is ("LLAMAFILE = 1" in llama_cpp.llama_print_system_info().decode())
+    off = json.loads(bench("llama-step", "--make-tiny", "tiny", "--quant", "q4_0-pure", "--rows", "1",
+                           "--steps", "2", "--repeats", "1", "--threads", "1", "--json").stdout)
+    assert off["prefill"] is None
+    bad = subprocess.run([sys.executable, "-m", "prefchat", "bench", "llama-step", "--make-tiny",
+                          "tiny", "--prefill", "5000"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert bad.returncode != 0 and "--prefill must be" in bad.stderr and "Traceback" not in bad.stderr
+    # the tiny model was trained on 1,024 tokens: said before anything is timed, in one line
+    long = subprocess.run([sys.executable, "-m", "prefchat", "bench", "llama-step", "--make-tiny",
+                           "tiny", "--quant", "q4_0-pure", "--prefill", "1500"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert long.returncode != 0 and "Traceback" not in long.stderr
+    assert "--prefill 1500 is longer than this model's context (1024 tokens)" in long.stderr
+
+
 def test_onboard_time_to_first_question():
     r = bench("onboard", "--runs", "1", "--plain")
     m = re.search(r"onboard --plain \(to the first question\): command -> first screen, median of 1: (\d+) ms", r.stdout)
