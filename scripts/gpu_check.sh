@@ -3,6 +3,8 @@
 #
 #   bash scripts/gpu_check.sh            # from the repository root; results also go to $OUT if set
 #   bash scripts/gpu_check.sh backbone   # only step 1 (the backbone basis, issue 16 item 5; ~8 min)
+#   bash scripts/gpu_check.sh decode     # only step 3 (transformers decode, issue 16 item 4)
+# The device runs one command for at most 10 minutes: run `backbone` and `decode` as two commands.
 #   RUNS="train_mixed_padded train_mixed_buckets" bash scripts/gpu_check.sh backbone   # some runs only
 #
 # Needs only what the GPU image has: python3 with torch (CUDA), transformers, tokenizers, safetensors,
@@ -15,7 +17,7 @@
 #      fused AdamW, 256 pairs/step, a compiled model, and length buckets on mixed lengths (target >= 600
 #      pairs/s at 128 tokens/response). Ends with the best of each and MET/MISSED.
 #   2. a 1-process torchrun (NCCL) `prefchat train` of a tiny model: the engine's bf16/DDP path on CUDA
-#   3. bench generate --backend hf on cuda, eager and --compile (CUDA graphs): decode tok/s (target
+#   3. bench generate --backend hf on cuda, eager and --compile (CUDA graphs), each under 280 s: decode tok/s (target
 #      >= 150) and best-of-4 / single (target <= 1.2x), issue 16 item 4
 set -u
 cd "$(dirname "$0")/.."
@@ -77,6 +79,7 @@ PYEOF
   echo "  ($((SECONDS - t0)) s)"
 }
 
+if [ "$SECTIONS" != decode ]; then
 # Scoring (--part score loads only the scorer). Training at 128 tokens/response, as the target is set.
 bench score_eager 150 --part score --mode frozen --capture off
 bench score_graph 150 --part score --mode frozen --capture graph
@@ -117,8 +120,10 @@ if devices and not all(d.startswith("cuda") for d in devices):
     print(f"  NOTE: ran on {', '.join(sorted(devices))}, not a GPU: the targets are for the H200 and do not apply")
 PYEOF
 echo "  (backbone section: $((SECONDS - START)) s)"
+fi
 if [ "$SECTIONS" = backbone ]; then echo "== done (backbone only); JSON and logs in $OUTDIR"; exit 0; fi
 
+if [ "$SECTIONS" != decode ]; then
 echo "== torchrun (1 process, NCCL) prefchat train on a tiny model, bf16 autocast"
 t0=$SECONDS
 timeout 300 $PY - "$WORK" <<'PYEOF' > "$OUTDIR/ddp_setup.log" 2>&1
@@ -136,11 +141,12 @@ rc=$?
 tail -3 "$OUTDIR/ddp_train.log"
 echo "  rc=$rc ($((SECONDS - t0)) s)"
 cp "$WORK/tiny-basis/basis.json" "$OUTDIR/tiny_basis.json" 2>/dev/null || true
+fi
 echo "== bench generate --backend hf (transformers decode loop), eager and --compile"
 for mode in eager compile; do
   t0=$SECONDS
   flag=""; [ "$mode" = compile ] && flag="--compile"
-  timeout 900 $PY -m prefchat bench generate --backend hf --make-tiny qwen05b-full --device "$DEV" $flag \
+  timeout 280 $PY -m prefchat bench generate --backend hf --make-tiny qwen05b-full --device "$DEV" $flag \
       -n 4 --max-tokens 128 --repeats 5 --json > "$OUTDIR/generate_hf_$mode.json" 2> "$OUTDIR/generate_hf_$mode.err"
   rc=$?
   if [ $rc -ne 0 ]; then echo "  $mode FAILED rc=$rc"; tail -20 "$OUTDIR/generate_hf_$mode.err"; continue; fi
