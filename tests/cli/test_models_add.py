@@ -94,3 +94,17 @@ def test_pull_offline_says_where_to_get_the_file(home):
 def test_list_says_whether_hashes_are_pinned(home):
     r = run("models", "list")
     assert r.returncode == 0 and "sha256 not pinned" in r.stdout
+
+
+def test_every_built_in_entry_downloads_the_file_it_names():
+    """A typo between an entry's name, file, download URL and LFS pointer would fetch (or check) the
+    wrong file; each built-in entry must agree with itself."""
+    from prefchat.commands.models import REGISTRY
+
+    assert "qwen2.5-0.5b-instruct-fp16" in REGISTRY  # the F16 file BENCHMARKS.md measures for best-of-N
+    for name, e in REGISTRY.items():
+        assert e["file"] == f"{name}.gguf"
+        repo = e["url"].split("/resolve/main/")[0]
+        assert e["url"] == f"{repo}/resolve/main/{e['file']}"
+        assert e["pointer"] == f"{repo}/raw/main/{e['file']}"
+        assert e["url"].startswith("https://huggingface.co/") and e["approx_size"] and e["description"]
