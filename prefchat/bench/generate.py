@@ -24,6 +24,7 @@ from prefchat.generation.strategies import STRATEGIES as known
 from prefchat.generation.strategies import candidate_instructions
 from prefchat.bench import synthetic
 from prefchat.llm import GenerationRequest, make_backend
+from prefchat.llm.gguf_info import matrix_types
 from prefchat.paths import bench_cache_dir
 from prefchat.profiles.exchange import read_profile_file
 from prefchat.rerank import Reranker
@@ -218,15 +219,8 @@ def tiny_gguf(make_tiny: str, quant: str, model: str | None,
 def weight_types(model: str) -> dict[str, int] | None:
     """{type: count} of the GGUF's matrices: the type decides which llama.cpp CPU kernel a batched
     step runs (repacked Q4_0 vs llamafile's tinyBLAS for Q8_0/Q5_0), so the figures mean little
-    without it. None when the gguf package (a bench extra) is missing or the file is unreadable."""
+    without it. None when the file is unreadable."""
     try:
-        import gguf
-
-        tensors = gguf.GGUFReader(model).tensors
-    except Exception:  # a figure about the file, never a reason to fail the benchmark
+        return matrix_types(model)
+    except (OSError, ValueError):  # a figure about the file, never a reason to fail the benchmark
         return None
-    counts: dict[str, int] = {}
-    for t in tensors:
-        if len(t.shape) == 2:
-            counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))

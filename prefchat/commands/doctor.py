@@ -19,6 +19,7 @@ import typer
 
 from prefchat.errors import PrefchatError
 from prefchat.llm import BACKEND_PACKAGES
+from prefchat.llm.gguf_info import best_of_n_note, matrix_types
 from prefchat.paths import config_path
 
 
@@ -81,6 +82,8 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
             problems += not good
             _line(good, "model", f"{p} ({os.path.getsize(p) / 1e6:.0f} MB)" if good else
                   f"{p} is not a GGUF file")
+            if good and cfg.n > 1:
+                _best_of_n(p)
     elif cfg.backend == "hf":
         _line(None, "model", desc + (" (local dir)" if os.path.isdir(cfg.model) else " (hub id)"))
     else:
@@ -135,6 +138,16 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
         problems += 1
         _line(False, "history", str(exc))
     _finish(problems, warnings)
+
+
+def _best_of_n(path: str) -> None:
+    """A note when the file's weight type makes best-of-N dear on this CPU (llm/gguf_info.py)."""
+    try:
+        note = best_of_n_note(matrix_types(path))
+    except (OSError, ValueError) as exc:  # llama.cpp will say more when it loads the file
+        note = f"header unreadable ({exc})"
+    if note:
+        _line(None, "best-of-N", note)
 
 
 def _probe(url: str, key, timeout: float) -> tuple[bool, str]:
