@@ -40,9 +40,9 @@ from prefchat.reward.elicit import uncertain_direction
 
 # Replies the user reads are part of the quiz's reading cost: ~120 tokens is ~90 words each.
 LIVE_MAX_TOKENS = 120
-# Replies written per instruction. Two per side cost about 1.2x a best-of-2 with llama.cpp (one batch
-# of four rows, the prompt decoded once; BENCHMARKS.md, "Live questions"), and they let the pair be
-# chosen along nu instead of taken as it comes.
+# Replies written per instruction. Two per side cost 1.3x (F16 weights) to 1.5x (Q8_0) a best-of-2 with
+# llama.cpp on 2 cores (one batch of four rows, the prompt decoded once; BENCHMARKS.md, "Live
+# questions"), fail the guard less often than one per side, and let the pair be chosen along nu.
 LIVE_PER_SIDE = 2
 SUGGESTED_PROMPTS = (
     "How do I keep fresh herbs from wilting?",
