@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from prefchat.errors import first_line
+
 # Batch sizes and lengths a call is padded up to. On a GPU a launch-bound forward costs about the same
 # at 5 or 8 rows and at 200 or 256 tokens, so a few coarse buckets lose little and keep captures few.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
@@ -105,8 +107,7 @@ class CapturedScorer:
         return self.model.head(self.model.hidden({"input_ids": ids, "attention_mask": mask}).float())
 
     def _fallback(self, exc: Exception) -> None:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        self.reason = f"{self.path} failed, eager instead: {type(exc).__name__}: {first}"
+        self.reason = f"{self.path} failed, eager instead: {type(exc).__name__}: {first_line(exc)}"
         self.path = "eager"
         self._graphs.clear()
         self._compiled = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prefchat.basis.backbone_capture import CapturedScorer
 from prefchat.bench.synthetic import write_random_hf
+from prefchat.errors import first_line
 from prefchat.reward.nets import BackboneReward, load_backbone
 
 # The real Qwen2.5-0.5B dimensions, for the random-weight benchmark subject.
@@ -104,9 +105,9 @@ def _bench_train(model_dir, device, mode, dims, train_pairs, train_tokens, accum
     opt = torch.optim.AdamW(model.optim_groups(1e-3, 0.0) + [{"params": [lam], "weight_decay": 0.0}], lr=1e-3,
                             **({"fused": True} if fused else {}))
     micro = max(train_pairs // accumulate, 1)
-    path = {"fused_adamw": fused, "compiled": False, "bucket_tokens": bucket_tokens, "mixed_lengths": mixed}
+    path = {"fused_adamw": fused, "compiled": bool(compile_train), "bucket_tokens": bucket_tokens,
+            "mixed_lengths": mixed}
     forward = torch.compile(model) if compile_train else model
-    path["compiled"] = bool(compile_train)
     real_tokens = [0]
 
     def step() -> None:
@@ -130,8 +131,7 @@ def _bench_train(model_dir, device, mode, dims, train_pairs, train_tokens, accum
     except Exception as exc:  # no triton / C++ compiler, an op inductor cannot handle...
         if not compile_train:
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        path.update(compiled=False, compile_error=f"{type(exc).__name__}: {first}")
+        path.update(compiled=False, compile_error=f"{type(exc).__name__}: {first_line(exc)}")
         forward = model
         for _ in range(3):
             step()
@@ -187,9 +187,7 @@ def _bench_score(model_dir, device, dims, score_batch, score_tokens, latency_run
         _sync(device)
         out["score"] = {"responses_per_s": reps * score_batch / (time.perf_counter() - t0),
                         "batch": score_batch, "tokens_per_response": score_tokens,
-                        "path": cap.path if cap is not None else "eager", "capture": capture,
-                        "capture_note": cap.reason if cap is not None else "",
-                        "warmup_s": warm_s}
+                        "capture": capture, "warmup_s": warm_s}
         x8 = prepare(_random_rows(8, 256, vocab))
         for _ in range(3):
             run(x8)
@@ -201,6 +199,7 @@ def _bench_score(model_dir, device, dims, score_batch, score_tokens, latency_run
             times.append(time.perf_counter() - t0)
         out["latency_8x256_ms"] = {"median": statistics.median(times) * 1e3, "min": min(times) * 1e3,
                                    "runs": len(times)}
-        if cap is not None:
-            out["score"]["path"], out["score"]["capture_note"] = cap.path, cap.reason  # a late fallback shows
+    # Read after every timed call, so that a fallback during the runs shows.
+    out["score"]["path"] = cap.path if cap is not None else "eager"
+    out["score"]["capture_note"] = cap.reason if cap is not None else ""
     return out

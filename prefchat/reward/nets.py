@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from prefchat.errors import PrefchatError
+from prefchat.errors import PrefchatError, first_line
 from prefchat.reward.quiet import quiet_loading
 
 DEFAULT_BACKBONE = "Qwen/Qwen2.5-0.5B"
@@ -40,8 +40,7 @@ def load_backbone(name: str, dtype: str = "float32"):
             tok = AutoTokenizer.from_pretrained(src)
             model = AutoModel.from_pretrained(src, dtype=getattr(torch, dtype))
     except Exception as exc:  # OSError offline, ValueError for a bad config, hub errors...
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PrefchatError(f"cannot load backbone {name!r}: {first[:300]} — pass a local model directory "
+        raise PrefchatError(f"cannot load backbone {name!r}: {first_line(exc, 300)} — pass a local model directory "
                             "(one with config.json), or connect to the Hugging Face hub once") from None
     tok.padding_side = "left"  # position -1 is then every row's last real token
     if tok.pad_token is None:
