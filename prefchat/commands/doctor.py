@@ -17,6 +17,7 @@ from importlib import metadata
 
 import typer
 
+from prefchat.commands.models import recommended
 from prefchat.errors import PrefchatError
 from prefchat.llm import BACKEND_PACKAGES
 from prefchat.llm.gguf_info import best_of_n_note, matrix_types
@@ -69,7 +70,7 @@ def doctor(timeout: float = typer.Option(3.0, "--timeout", help="Seconds to wait
     warnings = 0
     if not cfg.model:
         warnings += 1  # normal before the first download: chat says what to do, nothing is broken
-        _line("warn", "model", "none configured yet: `prefchat models pull qwen2.5-0.5b-instruct-q8_0 "
+        _line("warn", "model", f"none configured yet: `prefchat models pull {recommended()[0]} "
                                "--use`, or `prefchat models add FILE.gguf --use`")
     elif cfg.backend == "llama":
         p = os.path.expanduser(cfg.model)

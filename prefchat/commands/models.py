@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import urllib.error
 import urllib.request
@@ -42,7 +43,7 @@ REGISTRY = {
                    "qwen2.5-0.5b-instruct-q8_0.gguf",
         "sha256": None,
         "approx_size": "about 676 MB",
-        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~676 MB): fast on CPU",
+        "description": "Qwen2.5 0.5B Instruct, Q8_0 (~676 MB): the smaller download",
     },
     "qwen2.5-0.5b-instruct-fp16": {
         "url": "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/"
@@ -55,7 +56,7 @@ REGISTRY = {
         # On x86 llama.cpp runs several rows of F16 weights in a fast kernel and Q8_0 in a slow one,
         # so with prefchat's best-of-N this file is faster per chat turn than the Q8_0 one
         # (BENCHMARKS.md, "F16 weights").
-        "description": "Qwen2.5 0.5B Instruct, F16 (~1.3 GB): unquantised; best-of-N cheaper than Q8_0 on x86",
+        "description": "Qwen2.5 0.5B Instruct, F16 (~1.3 GB): unquantised, faster best-of-N on x86",
     },
     "qwen2.5-1.5b-instruct-q4_k_m": {
         "url": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/"
@@ -93,6 +94,25 @@ def registry() -> dict:
     return data
 
 
+# Which registry entry the set-up screens name first. Every reply is a best-of-N batch, and on x86
+# llama.cpp runs several rows of Q8_0 weights in a slow kernel (best-of-4 ~3x one reply, against 1.5x
+# for F16: BENCHMARKS.md, "F16 weights"), so there the F16 file is the faster chat for twice the
+# download. On ARM llama.cpp repacks Q8_0 for a several-row kernel (not measured here): keep the
+# smaller file.
+RECOMMENDED = {"x86": "qwen2.5-0.5b-instruct-fp16", "other": "qwen2.5-0.5b-instruct-q8_0"}
+
+
+def recommended(machine: str | None = None) -> tuple[str, dict]:
+    """(name, entry) of the model to suggest on this machine: the per-architecture choice above when
+    the registry has it, else the registry's first entry (a PREFCHAT_MODEL_REGISTRY file)."""
+    reg = registry()
+    arch = (machine or platform.machine()).lower()
+    name = RECOMMENDED["x86" if arch in ("x86_64", "amd64", "i686", "i386") else "other"]
+    if name in reg:
+        return name, reg[name]
+    return next(iter(reg.items()))
+
+
 def models_dir() -> Path:
     return data_dir() / "models"
 
@@ -101,9 +121,11 @@ def models_dir() -> Path:
 def list_() -> None:
     """Recommended models, their size and sha256 status, and whether each is downloaded."""
     d = models_dir()
+    first, _ = recommended()
     for name, e in registry().items():
         have = (d / e["file"]).exists()
-        typer.echo(f"{'✓' if have else ' '} {name:<34} {e.get('description', '')}")
+        mark = "  <- recommended here" if name == first else ""
+        typer.echo(f"{'✓' if have else ' '} {name:<34} {e.get('description', '')}{mark}")
         pin = f"sha256 {e['sha256']}" if e.get("sha256") else \
             "sha256 not pinned (checked against the hub's LFS pointer when pulled)"
         typer.echo(f"  {'':<34} {pin}")

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from prefchat.commands.models import registry
+from prefchat.commands.models import recommended
 from prefchat.commands.onboard import run_onboarding
 from prefchat.config import load_config
 from prefchat.errors import PrefchatError
@@ -88,7 +88,7 @@ def next_steps(prof, model: bool = False) -> None:
 
     if not model:
         t.append(" To chat, prefchat needs a model:")
-        name, entry = next(iter(registry().items()))
+        name, entry = recommended()
         size = entry.get("approx_size", "")
         step(f"prefchat models pull {name} --use",
              f"download a recommended local model{f' ({size})' if size else ''}")

@@ -108,3 +108,26 @@ def test_every_built_in_entry_downloads_the_file_it_names():
         assert e["url"] == f"{repo}/resolve/main/{e['file']}"
         assert e["pointer"] == f"{repo}/raw/main/{e['file']}"
         assert e["url"].startswith("https://huggingface.co/") and e["approx_size"] and e["description"]
+
+
+def test_the_suggested_model_follows_the_architecture(monkeypatch):
+    """On x86 the F16 file is the faster best-of-N (BENCHMARKS.md, "F16 weights"); elsewhere the
+    smaller Q8_0 one. A registry file without those entries falls back to its first entry."""
+    from prefchat.commands.models import RECOMMENDED, REGISTRY, recommended
+
+    monkeypatch.delenv("PREFCHAT_MODEL_REGISTRY", raising=False)
+    for machine in ("x86_64", "AMD64"):
+        assert recommended(machine)[0] == "qwen2.5-0.5b-instruct-fp16"
+    for machine in ("aarch64", "arm64"):
+        assert recommended(machine)[0] == "qwen2.5-0.5b-instruct-q8_0"
+    assert recommended("x86_64")[1]["file"] == "qwen2.5-0.5b-instruct-fp16.gguf"
+    assert set(RECOMMENDED.values()) <= set(REGISTRY)
+
+
+def test_models_list_marks_the_suggested_model(home, monkeypatch):
+    from prefchat.commands.models import recommended
+
+    monkeypatch.delenv("PREFCHAT_MODEL_REGISTRY", raising=False)
+    r = run("models", "list")
+    mine = [line for line in r.stdout.splitlines() if "recommended here" in line]
+    assert len(mine) == 1 and recommended()[0] in mine[0]

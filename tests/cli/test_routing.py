@@ -12,6 +12,7 @@ import sys
 from typer.testing import CliRunner
 
 from prefchat.cli import app
+from prefchat.commands.models import recommended
 
 
 def run(*args, input=None, env=None):
@@ -54,7 +55,7 @@ def test_finished_profile_without_model_gets_next_steps(home):
     r = run(env={"COLUMNS": "120"})
     assert r.returncode == 0 and not r.stderr, r.stderr
     assert "Your profile 'me' is ready (3 answers)" in r.stdout
-    assert "prefchat models pull qwen2.5-0.5b-instruct-q8_0 --use" in r.stdout
+    assert f"prefchat models pull {recommended()[0]} --use" in r.stdout
     assert "prefchat models add FILE.gguf --use" in r.stdout
 
 
