@@ -17,8 +17,10 @@ For the current posterior (lambda, H):
    (onboarding/quiz.py, QuizSession.offer_live).
 
 A or B is +nu by a coin, so position bias cannot leak into lambda. Nothing here touches a UI: the
-Textual app and the --plain runner call `LiveQuestions.make` from a worker (it takes one or two
-generations) and fall back to pool questions on any failure."""
+Textual app and the --plain runner call `LiveDriver.make` (one or two generations) and fall back to
+pool questions on any failure. The Textual app calls it from a worker right after the prompt and asks
+the pair after the pool question on screen, so the writing overlaps the person's reading; --plain
+writes it at once (piped answers must meet the questions in a fixed order)."""
 
 from __future__ import annotations
 
@@ -225,24 +227,30 @@ class LiveDriver:
         self.state = "off"
         self.note = f"Live questions are off: {_one_line(exc)}. Continuing with questions from the pool."
 
-    def due(self, session) -> bool:
-        """True when the next question should be a live one."""
+    def due(self, session, ahead: bool = False) -> bool:
+        """True when it is time to ask for a live prompt. Without `ahead` the pair is written now and
+        asked next, so a live question never follows a live one. With `ahead` (the Textual quiz) the
+        pair is written while the person reads the pool question on screen and asked after it, so
+        there is always a pool question in between: a prompt may be asked right after a live answer."""
         if self.state != "ready" or not session.wants_live():
             return False
         last_live = bool(session.elicitor.order) and session.elicitor.order[-1]
-        return not last_live
+        return ahead or not last_live
 
     def prompt_hint(self) -> str:
         return suggestion(self._asked)
 
     def make(self, session, prompt: str, cancel: Optional[threading.Event] = None,
-             offer: bool = True) -> Optional[LivePair]:
+             offer: bool = True, precision: Optional[np.ndarray] = None) -> Optional[LivePair]:
         """Generate a live pair and (offer=True) offer it to the session; None (with `note` set) on
         failure. A UI that calls this from a worker passes offer=False and offers the pair on its own
-        thread."""
+        thread, and passes `precision`, a copy of the posterior taken on that thread, because the
+        person may answer (and the session refit) while the worker runs."""
         self._asked += 1
+        if precision is None:
+            precision = session.elicitor.precision
         try:
-            pair = self.live.make(prompt, session.elicitor.precision, cancel)
+            pair = self.live.make(prompt, precision, cancel)
         except LiveFailed as exc:
             self.note = str(exc)
             return None

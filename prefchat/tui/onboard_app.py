@@ -5,9 +5,11 @@ once; answering calls QuizSession directly on the UI thread, because a refit is 
 J dims and the save is one small atomic file write, both a few milliseconds.
 
 With --live, a LiveDriver (prefchat/onboarding/live.py) loads the model in a thread worker while pool
-questions are asked; once it is ready, every other question first asks for a prompt (LivePromptScreen)
-and a worker writes the pair while a modal says so (Esc cancels: a pool question comes instead). No
-widget talks to the model: the worker calls the driver, which goes through the configured backend."""
+questions are asked; once it is ready, a prompt is asked for (LivePromptScreen) over every other pool
+question. A worker writes the pair while that pool question is read, and the pair is asked right after
+it; only a person who answers before the model is done sees a wait modal (Esc cancels: the next pool
+question comes instead). No widget talks to the model: the worker calls the driver, which goes through
+the configured backend."""
 
 from __future__ import annotations
 
@@ -230,6 +232,8 @@ class OnboardApp(App[Outcome]):
         self.driver = None
         self._live_checked_at = -1
         self._live_cancel = None
+        self._live_pending = False   # a live pair is being written (for after the question on screen)
+        self._live_ready = None      # a written pair waiting for the question on screen to be answered
 
     def compose(self) -> ComposeResult:
         yield Static("Loading your quiz…", id="loading")
@@ -275,40 +279,57 @@ class OnboardApp(App[Outcome]):
                         timeout=4)
 
     def maybe_live(self) -> None:
-        """Ask for a live prompt when one is due (once per new question, only from the quiz screen)."""
+        """Ask for a live prompt when one is due (once per new question, only from the quiz screen).
+        The pair is written while the person reads the pool question on screen, and asked after it:
+        a live question's generation then overlaps reading instead of keeping the person waiting."""
         s, d = self.session, self.driver
         if s is None or d is None or not isinstance(self.screen, QuizScreen):
             return
-        if s.answered == self._live_checked_at or d.state != "ready":
+        if s.answered == self._live_checked_at or d.state != "ready" or self._live_busy():
             return
         self._live_checked_at = s.answered
         q = s.current()
-        if q is not None and q.live is None and d.due(s):
+        if q is not None and q.live is None and d.due(s, ahead=True):
             self.push_screen(LivePromptScreen(d.prompt_hint()), self._live_prompted)
 
-    def _live_prompted(self, prompt: str | None) -> None:
-        if not prompt:
-            return
+    def _live_busy(self) -> bool:
+        return self._live_pending or self._live_ready is not None
 
+    def _live_prompted(self, prompt: str | None) -> None:
+        if not prompt or self.session is None:
+            return
         self._live_cancel = threading.Event()
-        self.push_screen(WaitScreen())
-        self._make_live(prompt, self._live_cancel)
+        self._live_pending = True
+        self.notify("Your model is writing two replies; they come after this question.", timeout=4)
+        # the posterior now, copied on this thread: the person answers (and the session refits) while
+        # the worker runs
+        self._make_live(prompt, self._live_cancel, self.session.elicitor.precision.copy())
 
     @work(thread=True, exit_on_error=False, group="live")
-    def _make_live(self, prompt: str, cancel) -> None:
-        pair = self.driver.make(self.session, prompt, cancel, offer=False)
+    def _make_live(self, prompt: str, cancel, precision) -> None:
+        pair = self.driver.make(self.session, prompt, cancel, offer=False, precision=precision)
         self.call_from_thread(self._live_made, pair)
 
     def _live_made(self, pair) -> None:
-        if isinstance(self.screen, WaitScreen):
+        self._live_pending = False
+        if pair is None:
+            self._live_ready = None
+            if self.driver.note:
+                self.notify(self.driver.note, severity="warning", timeout=8)
+        else:
+            self._live_ready = pair
+        if isinstance(self.screen, WaitScreen):  # the person answered first and is waiting for it
             self.pop_screen()
-        s = self.session
+            self._ask_ready_live()
+
+    def _ask_ready_live(self) -> None:
+        """Ask the written pair now (the question before it was just answered), if the quiz wants one."""
+        s, pair = self.session, self._live_ready
+        self._live_ready = None
         if pair is not None and s is not None and s.wants_live():
             s.offer_live(pair)
-        elif self.driver.note:
-            self.notify(self.driver.note, severity="warning", timeout=8)
         if isinstance(self.screen, QuizScreen):
-            self.screen.refresh_question()
+            self.screen.refresh_question()  # no new prompt now if it failed: the next answer asks again
 
     def cancel_live(self) -> None:
         if self._live_cancel is not None:
@@ -319,17 +340,25 @@ class OnboardApp(App[Outcome]):
         if s is None:
             return
         if s.done:
+            self.cancel_live()  # a pair still being written is not needed any more
+            self._live_ready = None
             if not isinstance(self.screen, DoneScreen):
                 self.push_screen(DoneScreen(s))
         elif isinstance(self.screen, QuizScreen):
-            self.screen.refresh_question()
-            self.maybe_live()
+            if self._live_pending and s.current() is not None and s.current().live is None:
+                self.push_screen(WaitScreen())  # answered before the model finished: wait for the pair
+            elif self._live_ready is not None:
+                self._ask_ready_live()
+            else:
+                self.screen.refresh_question()
+                self.maybe_live()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(HELP))
 
     def action_quit_quiz(self) -> None:
+        self.cancel_live()
         s = self.session
         lost = final_save(s) if s is not None else None
         self.exit(Outcome("done" if s is not None and s.done else "quit", s, lost=lost))
