@@ -5,12 +5,18 @@ A live question is one request for --per-side replies under each of the two inst
 -nu; llama.cpp decodes the prompt once and every reply in one batch), then phi of the replies, the
 guard on each (+nu, -nu) pair, and the choice of the pair furthest apart along nu. Both sides of the
 comparison decode exactly --max-tokens tokens (end-of-turn ignored), so reply length does not decide
-the ratio; a retry after the guard counts in the live time."""
+the ratio; a retry after the guard counts in the live time.
+
+--read-s R measures what the full-screen quiz does: it writes the pair while the person reads the pool
+question before it. Each overlapped question starts writing, the bench waits R seconds (the person
+reading; nothing else runs, as in the quiz), and times what is left: the wait the person sees after
+answering. (--plain writes the pair only when it is due, so there the wait is the live time.)"""
 
 from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable
 
@@ -27,16 +33,18 @@ PROMPT = "How do I keep fresh herbs from wilting?"
 
 
 def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: int = 64, repeats: int = 5,
-            threads: int = 2, per_side: int = LIVE_PER_SIDE, note: Callable[[str], None] = lambda _: None) -> dict:
-    """Medians of live questions and best-of-2 generations, interleaved, on one llama.cpp backend; the
-    dict `--json` prints. note() hears what is being built before a long wait."""
+            threads: int = 2, per_side: int = LIVE_PER_SIDE, note: Callable[[str], None] = lambda _: None,
+            quant: str = "q8_0", read_s: float = 0.0) -> dict:
+    """Medians of live questions and best-of-2 generations, interleaved, on one llama.cpp backend, and
+    with read_s > 0 the waits left after read_s seconds of overlap; the dict `--json` prints. note()
+    hears what is being built before a long wait."""
     if model is None:
         if make_tiny not in synthetic.SHAPES:
             raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
-        path = bench_cache_dir() / f"random-{make_tiny}-q8_0.gguf"
+        path = bench_cache_dir() / f"random-{make_tiny}-{quant}.gguf"
         if not path.exists():
-            note(f"writing random-weight {make_tiny} GGUF to {path} ...")
-            synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant="q8_0")
+            note(f"writing random-weight {make_tiny} GGUF ({quant}) to {path} ...")
+            synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
         model = str(path)
     backend = make_backend("llama", model, n_threads=threads, n_ctx=2048, max_parallel=max(2, 2 * per_side))
     basis = load_basis()
@@ -69,6 +77,16 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
         s, a = live_question()
         lv.append(s)
         att.append(a)
+    waits, watt = [], []
+    for r in range(repeats if read_s > 0 else 0):
+        done: list = []
+        worker = threading.Thread(target=lambda: done.append(live_question()))
+        worker.start()
+        time.sleep(read_s)  # the person reading (and answering) the pool question on screen
+        t = time.perf_counter()
+        worker.join()
+        waits.append(time.perf_counter() - t)
+        watt.append(done[0][1])
     backend.close()
     out = {"model": model, "max_tokens": max_tokens, "repeats": repeats, "threads": threads, "per_side": per_side,
            "load_s": round(load_s, 2),
@@ -82,6 +100,10 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
            "ratio_worst": max(x / statistics.median(b2) for x in lv),
            "ratio_per_attempt": statistics.median(x / a for x, a in zip(lv, att)) / statistics.median(b2),
            "target_ratio": 1.5, "machine": _machine(),
+           "overlap": None if not waits else {
+               "read_s": read_s, "waits_s": [round(x, 3) for x in waits], "attempts": watt,
+               "wait_median_s": statistics.median(waits),
+               "ratio_worst": max(waits) / statistics.median(b2)},
            "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     return out
 
@@ -97,5 +119,10 @@ def report(out: dict) -> str:
         f"live / best-of-2: median {out['ratio_median']:.2f}x, worst {out['ratio_worst']:.2f}x "
         f"({verdict} the 1.5x target); one attempt (no guard retry) {out['ratio_per_attempt']:.2f}x; "
         f"model and scorer load {out['load_s']:.1f} s",
+        *([] if not out.get("overlap") else [
+            f"written while the person reads for {out['overlap']['read_s']:g} s (the full-screen quiz): wait "
+            f"after the answer median {out['overlap']['wait_median_s']:.3f} s, worst "
+            f"{out['overlap']['ratio_worst']:.2f}x a best-of-2 (runs {out['overlap']['waits_s']}; attempts "
+            f"{out['overlap']['attempts']})"]),
         f"machine: {out['machine']}; 1-min load average before/after: {out['loadavg_1min']}",
     ])

@@ -137,8 +137,13 @@ def bench_onboard(
 def bench_onboard_live(
     model: str = typer.Option(None, help="GGUF file (default with --make-tiny: the prefchat cache)."),
     make_tiny: str = typer.Option("qwen05b", "--make-tiny",
-                                  help="Build a random-weight GGUF if absent: qwen05b (Qwen2.5-0.5B shape, "
-                                       "Q8_0) or tiny."),
+                                  help="Build a random-weight GGUF if absent: qwen05b (Qwen2.5-0.5B shape) "
+                                       "or tiny."),
+    quant: str = typer.Option("q8_0", "--quant", help="Weight recipe of --make-tiny (see bench generate): "
+                              "q8_0, f16, q4_0, q5_0, q4_0-pure."),
+    read_s: float = typer.Option(0.0, "--read-s", help="Also time live questions written while a person "
+                                 "reads the pool question before them for this many seconds (the full-screen "
+                                 "quiz): the wait left after the answer. 0: off."),
     max_tokens: int = typer.Option(64, help="Tokens per reply, on both sides of the comparison."),
     repeats: int = typer.Option(5, help="Timed runs; medians are reported."),
     threads: int = typer.Option(2, help="CPU threads."),
@@ -149,7 +154,8 @@ def bench_onboard_live(
     # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
     from prefchat.bench import live
 
-    out = live.measure(model, make_tiny, max_tokens, repeats, threads, per_side=per_side, note=_note)
+    out = live.measure(model, make_tiny, max_tokens, repeats, threads, per_side=per_side, note=_note,
+                       quant=quant, read_s=read_s)
     typer.echo(json.dumps(out) if as_json else live.report(out))
 
 

@@ -174,3 +174,19 @@ def test_engine_on_the_synthetic_problem():
     assert 1 <= len(angles) <= 8 and angles == sorted(angles) and all(0 <= a < 45 for a in angles), angles
     assert out["elbow"] >= 1 and len(out["spectrum"]) == 10
     assert out["train_seconds"] > 0 and out["step_ms_median"] > 0 and out["criterion"] == "fisher"
+
+
+def test_onboard_live_times_the_wait_left_when_writing_overlaps_reading(isolated_locations):
+    """--read-s: the pair is written while the person reads; what is timed is the wait left after it,
+    which for a tiny model and 2 s of reading is far below a live question's own time."""
+    r = bench("onboard-live", "--make-tiny", "tiny", "--quant", "f16", "--max-tokens", "4", "--repeats", "2",
+              "--threads", "1", "--read-s", "2", "--json")
+    out = json.loads(r.stdout)
+    assert Path(out["model"]).name == "random-tiny-f16.gguf"  # --quant picks the recipe and the file
+    ov = out["overlap"]
+    assert ov["read_s"] == 2 and len(ov["waits_s"]) == 2 and len(ov["attempts"]) == 2
+    assert ov["wait_median_s"] < out["live"]["median_s"]
+    assert 0 <= ov["ratio_worst"] < max(out["live"]["runs_s"]) / out["best_of_2"]["median_s"]
+    assert "written while the person reads for 1 s" in bench(
+        "onboard-live", "--make-tiny", "tiny", "--quant", "f16", "--max-tokens", "2", "--repeats", "1",
+        "--threads", "1", "--read-s", "1").stdout
