@@ -1,7 +1,7 @@
 """Captured backbone scoring (prefchat.basis.backbone_capture) gives the scores of the plain eager
 path: padding up to a shape bucket (extra left-pad columns, extra copied rows) must not reach the
 pooled features, and the torch.compile path must compute the same function. A real tiny Qwen2 from a
-config on the CPU; CUDA graphs themselves need a GPU (scripts/gpu_check.sh runs them there)."""
+config on the CPU; CUDA graphs themselves need a GPU (.ci/gpu_check.sh runs them there)."""
 
 from __future__ import annotations
 

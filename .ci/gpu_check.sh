@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One-shot GPU check for the backbone basis (issue 8), for a machine with no network.
 #
-#   bash scripts/gpu_check.sh            # from the repository root; results also go to $OUT if set
-#   bash scripts/gpu_check.sh backbone   # only step 1 (the backbone basis, issue 16 item 5; ~8 min)
-#   bash scripts/gpu_check.sh decode     # only step 3 (transformers decode, issue 16 item 4)
+#   bash .ci/gpu_check.sh            # from the repository root; results also go to $OUT if set
+#   bash .ci/gpu_check.sh backbone   # only step 1 (the backbone basis, issue 16 item 5; ~8 min)
+#   bash .ci/gpu_check.sh decode     # only step 3 (transformers decode, issue 16 item 4)
 # The device runs one command for at most 10 minutes: run `backbone` and `decode` as two commands.
-#   RUNS="train_mixed_padded train_mixed_buckets" bash scripts/gpu_check.sh backbone   # some runs only
+#   RUNS="train_mixed_padded train_mixed_buckets" bash .ci/gpu_check.sh backbone   # some runs only
 #
 # Needs only what the GPU image has: python3 with torch (CUDA), transformers, tokenizers, safetensors,
 # typer, rich, numpy, peft. Installs nothing. prefchat runs from the checkout (PYTHONPATH), not pip.
