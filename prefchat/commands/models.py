@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ import typer
 
 from prefchat.config import set_value
 from prefchat.errors import PrefchatError
+from prefchat.llm.gguf_info import is_x86
 from prefchat.paths import data_dir, ensure_dir
 
 app = typer.Typer(help="Recommended local models: list and download (sha256-checked).",
@@ -106,8 +106,7 @@ def recommended(machine: str | None = None) -> tuple[str, dict]:
     """(name, entry) of the model to suggest on this machine: the per-architecture choice above when
     the registry has it, else the registry's first entry (a PREFCHAT_MODEL_REGISTRY file)."""
     reg = registry()
-    arch = (machine or platform.machine()).lower()
-    name = RECOMMENDED["x86" if arch in ("x86_64", "amd64", "i686", "i386") else "other"]
+    name = RECOMMENDED["x86" if is_x86(machine) else "other"]
     if name in reg:
         return name, reg[name]
     return next(iter(reg.items()))

@@ -96,11 +96,16 @@ def matrix_types(path: str | os.PathLike) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def is_x86(machine: str | None = None) -> bool:
+    """This machine (or `machine`, as platform.machine() spells it) is 64-bit x86, where the
+    several-row kernels were measured."""
+    return (machine or platform.machine()).lower() in ("x86_64", "amd64")
+
+
 def best_of_n_note(types: dict[str, int], machine: str | None = None) -> str | None:
     """One line for a file whose matrices are mostly of a type that batches slowly on this x86 CPU,
     else None. Only x86 was measured; on ARM llama.cpp repacks Q8_0 for a several-row kernel."""
-    machine = (machine or platform.machine()).lower()
-    if machine not in ("x86_64", "amd64") or not types:
+    if not is_x86(machine) or not types:
         return None
     main = next(iter(types))
     if main not in SLOW_BATCH_TYPES:
