@@ -22,10 +22,8 @@ from collections.abc import Callable
 
 
 from prefchat.basis import load_basis
+from prefchat.bench.generate import tiny_gguf, weight_types
 from prefchat.bench.machine import machine as _machine
-from prefchat.errors import PrefchatError
-from prefchat.paths import bench_cache_dir
-from prefchat.bench import synthetic
 from prefchat.llm import GenerationRequest, make_backend
 from prefchat.onboarding.live import LIVE_PER_SIDE, LiveFailed, LiveQuestions
 
@@ -39,13 +37,7 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
     with read_s > 0 the waits left after read_s seconds of overlap; the dict `--json` prints. note()
     hears what is being built before a long wait."""
     if model is None:
-        if make_tiny not in synthetic.SHAPES:
-            raise PrefchatError(f"--make-tiny must be one of {', '.join(synthetic.SHAPES)}")
-        path = bench_cache_dir() / f"random-{make_tiny}-{quant}.gguf"
-        if not path.exists():
-            note(f"writing random-weight {make_tiny} GGUF ({quant}) to {path} ...")
-            synthetic.write_random_gguf(path, synthetic.SHAPES[make_tiny], quant=quant)
-        model = str(path)
+        model = str(tiny_gguf(make_tiny, quant, None, note))
     backend = make_backend("llama", model, n_threads=threads, n_ctx=2048, max_parallel=max(2, 2 * per_side))
     basis = load_basis()
     live = LiveQuestions(backend, basis, max_tokens=max_tokens, seed=0, ignore_eos=True, per_side=per_side)
@@ -88,7 +80,8 @@ def measure(model: str | None = None, make_tiny: str = "qwen05b", max_tokens: in
         waits.append(time.perf_counter() - t)
         watt.append(done[0][1])
     backend.close()
-    out = {"model": model, "max_tokens": max_tokens, "repeats": repeats, "threads": threads, "per_side": per_side,
+    out = {"model": model, "weights": weight_types(model), "max_tokens": max_tokens, "repeats": repeats,
+           "threads": threads, "per_side": per_side,
            "load_s": round(load_s, 2),
            "best_of_2": {"median_s": statistics.median(b2), "runs_s": [round(x, 3) for x in b2]},
            "live": {"median_s": statistics.median(lv), "runs_s": [round(x, 3) for x in lv],

@@ -134,9 +134,12 @@ class QuizScreen(Screen):
         self.app.after_answer()
 
     def action_undo(self) -> None:
+        q = self.session.current()
         try:
             if not self.session.undo():
                 self.notify("Nothing to undo yet.", timeout=2)
+            elif q is not None and q.live is not None:
+                self.app.keep_live(q.live)
         except PrefchatError:
             self.notify(unsaved_note(self.session), title="Not saved", severity="error", timeout=8)
         self.refresh_question()
@@ -232,7 +235,8 @@ class OnboardApp(App[Outcome]):
         self.driver = None
         self._live_checked_at = -1
         self._live_cancel = None
-        self._live_pending = False   # a live pair is being written (for after the question on screen)
+        self._live_running = False   # a worker is writing a live pair (the model is busy)
+        self._live_pending = False   # ... and the pair is still wanted, for after the question on screen
         self._live_ready = None      # a written pair waiting for the question on screen to be answered
 
     def compose(self) -> ComposeResult:
@@ -293,13 +297,24 @@ class OnboardApp(App[Outcome]):
             self.push_screen(LivePromptScreen(d.prompt_hint()), self._live_prompted)
 
     def _live_busy(self) -> bool:
-        return self._live_pending or self._live_ready is not None
+        """A pair is still being written (even one no longer wanted: the model is busy) or waits."""
+        return self._live_running or self._live_ready is not None
+
+    def keep_live(self, pair) -> None:
+        """Undo from a live pair not yet answered: the pair comes again after the answer undone,
+        instead of being thrown away with the person's prompt (unless another is on its way)."""
+        if not self._live_busy():
+            self._live_ready = pair
+
+    def _last_was_live(self) -> bool:
+        order = self.session.elicitor.order if self.session is not None else []
+        return bool(order) and bool(order[-1])
 
     def _live_prompted(self, prompt: str | None) -> None:
         if not prompt or self.session is None:
             return
         self._live_cancel = threading.Event()
-        self._live_pending = True
+        self._live_running = self._live_pending = True
         self.notify("Your model is writing two replies; they come after this question.", timeout=4)
         # the posterior now, copied on this thread: the person answers (and the session refits) while
         # the worker runs
@@ -311,29 +326,43 @@ class OnboardApp(App[Outcome]):
         self.call_from_thread(self._live_made, pair)
 
     def _live_made(self, pair) -> None:
+        self._live_running = False
+        if not self._live_pending:  # cancelled (Esc, the quiz ended, quit): even a finished pair is dropped
+            return
         self._live_pending = False
-        if pair is None:
-            self._live_ready = None
-            if self.driver.note:
-                self.notify(self.driver.note, severity="warning", timeout=8)
-        else:
-            self._live_ready = pair
+        if pair is None and self.driver.note:
+            self.notify(self.driver.note, severity="warning", timeout=8)
+        self._live_ready = pair
         if isinstance(self.screen, WaitScreen):  # the person answered first and is waiting for it
             self.pop_screen()
             self._ask_ready_live()
 
     def _ask_ready_live(self) -> None:
-        """Ask the written pair now (the question before it was just answered), if the quiz wants one."""
+        """Ask the written pair now (the pool question before it was just answered), if the quiz wants
+        one. After an undo the last answer may be a live one: then the pair waits for the next pool
+        answer, so two live questions never follow each other."""
         s, pair = self.session, self._live_ready
-        self._live_ready = None
+        if s is not None and not s.done and self._last_was_live():
+            pair = None
+        else:
+            self._live_ready = None
         if pair is not None and s is not None and s.wants_live():
             s.offer_live(pair)
         if isinstance(self.screen, QuizScreen):
             self.screen.refresh_question()  # no new prompt now if it failed: the next answer asks again
 
-    def cancel_live(self) -> None:
+    def cancel_live(self, note: str | None = None) -> None:
+        """Stop wanting the pair being written (the worker stops at the model's next check, and a pair
+        that still arrives is dropped); a wait box closes at once, with `note`."""
         if self._live_cancel is not None:
             self._live_cancel.set()
+        self._live_pending = False
+        if isinstance(self.screen, WaitScreen):
+            self.pop_screen()
+            if note:
+                self.notify(note, timeout=4)
+            if isinstance(self.screen, QuizScreen):
+                self.screen.refresh_question()
 
     def after_answer(self) -> None:
         s = self.session
@@ -345,7 +374,7 @@ class OnboardApp(App[Outcome]):
             if not isinstance(self.screen, DoneScreen):
                 self.push_screen(DoneScreen(s))
         elif isinstance(self.screen, QuizScreen):
-            if self._live_pending and s.current() is not None and s.current().live is None:
+            if self._live_pending and not self._last_was_live():
                 self.push_screen(WaitScreen())  # answered before the model finished: wait for the pair
             elif self._live_ready is not None:
                 self._ask_ready_live()

@@ -70,4 +70,4 @@ class WaitScreen(ModalScreen[None]):
                      id="live-wait")
 
     def action_cancel(self) -> None:
-        self.app.cancel_live()
+        self.app.cancel_live("Live question cancelled; here is one from the pool.")

@@ -185,7 +185,9 @@ def test_onboard_live_times_the_wait_left_when_writing_overlaps_reading(isolated
     assert Path(out["model"]).name == "random-tiny-f16.gguf"  # --quant picks the recipe and the file
     ov = out["overlap"]
     assert ov["read_s"] == 2 and len(ov["waits_s"]) == 2 and len(ov["attempts"]) == 2
-    assert ov["wait_median_s"] < out["live"]["median_s"]
+    # 2 s of reading hides all of a tiny model's live question: the waits are a fraction of its time
+    assert max(ov["waits_s"]) <= 0.25 * min(out["live"]["runs_s"]) and ov["wait_median_s"] < out["live"]["median_s"]
+    assert out["weights"] == {"F16": out["weights"]["F16"]} and out["weights"]["F16"] > 0
     assert 0 <= ov["ratio_worst"] < max(out["live"]["runs_s"]) / out["best_of_2"]["median_s"]
     assert "written while the person reads for 1 s" in bench(
         "onboard-live", "--make-tiny", "tiny", "--quant", "f16", "--max-tokens", "2", "--repeats", "1",

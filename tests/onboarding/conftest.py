@@ -95,3 +95,20 @@ def open_quiz(env, **kw):
 
 def read_profile(env, name: str = "me") -> dict:
     return json.loads((env["home"] / "profiles" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# live questions (test_live.py, test_live_tui.py): a real tiny GGUF, and a home with no model settings
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory):
+    from tests.llm.tiny_models import write_tiny_gguf
+
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for v in ("PREFCHAT_BACKEND", "PREFCHAT_MODEL", "PREFCHAT_BASE_URL", "PREFCHAT_BASIS", "PREFCHAT_N"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFCHAT_CONFIG", str(tmp_path / "config.toml"))
+    return tmp_path / "home"

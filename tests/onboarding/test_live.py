@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -23,21 +22,6 @@ from prefchat.llm import make_backend
 from prefchat.llm.base import Backend, Candidate
 from prefchat.onboarding.live import (LIVE_PER_SIDE, LiveDriver, LiveFailed, LiveQuestions, furthest_along,
                                       instructions_for, suggestion, usable_pairs)
-from tests.llm.tiny_models import write_tiny_gguf
-
-
-@pytest.fixture(scope="module")
-def tiny_gguf(tmp_path_factory):
-    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    for v in ("PREFCHAT_BACKEND", "PREFCHAT_MODEL", "PREFCHAT_BASE_URL", "PREFCHAT_BASIS", "PREFCHAT_N"):
-        monkeypatch.delenv(v, raising=False)
-    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PREFCHAT_CONFIG", str(tmp_path / "config.toml"))
-    return tmp_path / "home"
 
 
 def llama(path):
@@ -351,133 +335,3 @@ def test_plain_live_without_a_model_says_so_in_one_line_and_uses_the_pool(home, 
     assert len(notes) == 1 and "no model configured" in notes[0]
     assert "Type a prompt" not in p.stdout
     assert len(saved(home, "me")["answers"]) == 2
-
-
-def test_textual_app_live_question_through_pilot(home, tiny_gguf, basis, scorer):
-    """The pair is written while the person reads the pool question under the prompt box, and asked
-    after it: by the time that question is answered, the live one is ready."""
-    from prefchat.tui.onboard_app import OnboardApp, QuizScreen
-    from prefchat.tui.onboard_screens import LivePromptScreen
-    from prefchat.onboarding.quiz import open_session
-
-    from tests.tui.screens import screen_text
-
-    def factory(s):
-        return LiveDriver(LiveQuestions(llama(tiny_gguf), basis, scorer=scorer, max_tokens=32, seed=1))
-
-    app = OnboardApp(lambda: open_session(profile="live", seed=0), factory)
-
-    asked = []
-
-    async def run():
-        async with app.run_test(size=(100, 30)) as pilot:
-            for _ in range(3):  # the quiz loads, then the model loads (both in workers)
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            assert isinstance(app.screen, QuizScreen)  # the pool question being read stays
-            asked.append(app.session.current())
-            assert asked[0].live is None
-            await pilot.press("a")
-            await pilot.pause()
-            assert isinstance(app.screen, LivePromptScreen), screen_text(app)
-            assert suggestion(0) in screen_text(app)
-            await pilot.press("enter")                 # accept the suggested prompt
-            await pilot.pause()
-            # back to the pool question that was under the prompt box, while the model writes
-            assert isinstance(app.screen, QuizScreen), screen_text(app)
-            asked.append(app.session.current())
-            assert asked[1].live is None and asked[1].prompt[:30] in screen_text(app)
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            assert app.session.current().live is None  # still the pool question: nothing pulled away
-            await pilot.press("b")
-            await pilot.pause()
-            assert isinstance(app.screen, QuizScreen), screen_text(app)
-            text = screen_text(app)
-            assert "live: written by your model" in text and "min left" in text
-            q = app.session.current()
-            assert q.live is not None and q.prompt == suggestion(0)
-            await pilot.press("a")
-            await pilot.pause()
-            # a pool question comes next, and under it the next prompt (a live answer just before is fine:
-            # the pair would again come after this pool question)
-            assert isinstance(app.screen, LivePromptScreen), screen_text(app)
-            await pilot.press("escape")
-            await pilot.pause()
-            assert app.session.current().live is None
-            await pilot.press("q")
-
-    import asyncio
-
-    asyncio.run(run())
-    d = saved(home)
-    assert [(a["prompt"], a["choice"]) for a in d["answers"]] == [
-        (asked[0].prompt, "a"), (asked[1].prompt, "b"), (suggestion(0), "a")]
-
-
-class GatedDriver(LiveDriver):
-    """A live driver whose work starts only when `gate` is set: a model still busy (or slow to start)
-    when the person answers the question on screen."""
-
-    def __init__(self, live):
-        super().__init__(live)
-        self.gate = threading.Event()
-        self.called = threading.Event()
-
-    def make(self, *a, **kw):
-        self.called.set()
-        self.gate.wait(30)
-        return super().make(*a, **kw)
-
-
-def test_textual_app_waits_for_a_live_pair_still_being_written(home, basis, scorer):
-    """Answering before the model has finished shows the wait box, then the live pair; its direction
-    comes from the posterior as it was when the prompt was given."""
-    from prefchat.tui.onboard_app import OnboardApp, QuizScreen
-    from prefchat.tui.onboard_screens import LivePromptScreen, WaitScreen
-    from prefchat.onboarding.quiz import open_session
-
-    from tests.tui.screens import screen_text
-
-    live = GatedDriver(LiveQuestions(Scripted([GOOD, OTHER, GOOD, OTHER]), basis, scorer=scorer, seed=0,
-                                     per_side=2))
-    # seed 1: a quiz whose second answer changes the least-settled direction's instructions
-    app = OnboardApp(lambda: open_session(profile="live", seed=1), lambda s: live)
-    seen = {}
-
-    async def run():
-        async with app.run_test(size=(100, 30)) as pilot:
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            await pilot.press("a")
-            await pilot.pause()
-            assert isinstance(app.screen, LivePromptScreen)
-            seen["precision"] = app.session.elicitor.precision.copy()
-            await pilot.press("enter")
-            try:
-                assert await asyncio.to_thread(live.called.wait, 10)
-                await pilot.press("b")                 # answers the pool question; the model is still writing
-                await pilot.pause()
-                assert isinstance(app.screen, WaitScreen), screen_text(app)
-                seen["after"] = app.session.elicitor.precision.copy()  # the answer refit
-            finally:
-                live.gate.set()  # never leave the worker blocked, even when an assertion failed
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            assert isinstance(app.screen, QuizScreen), screen_text(app)
-            q = app.session.current()
-            assert q.live is not None and {q.a, q.b} == {GOOD, OTHER}
-            seen["instructions"] = set(q.live.instructions)
-            await pilot.press("q")
-
-    import asyncio
-
-    asyncio.run(run())
-    _, plus, minus = instructions_for(seen["precision"], basis)
-    assert seen["instructions"] == {plus, minus}
-    # the test can tell: after the answer the least-settled direction has other instructions
-    assert set(instructions_for(seen["after"], basis)[1:]) != {plus, minus}
-    assert [a["choice"] for a in saved(home)["answers"]] == ["a", "b"]
