@@ -163,6 +163,14 @@ async def to_the_prompt(app, pilot, prompt=None):
     await pilot.pause()
 
 
+async def answer_while_writing(app, pilot, driver, key):
+    """Give the prompt, then answer the pool question under it while the (gated) model writes."""
+    await to_the_prompt(app, pilot)
+    assert await asyncio.to_thread(driver.called.wait, 10)
+    await pilot.press(key)
+    await pilot.pause()
+
+
 def test_esc_on_the_wait_box_closes_it_at_once_and_drops_the_pair(home, basis, scorer):
     """"Esc: cancel and take a pool question" holds even while the replies are still being scored (the
     model's cancel check is behind it): the box closes on the keypress, a pool question is on screen,
@@ -172,11 +180,8 @@ def test_esc_on_the_wait_box_closes_it_at_once_and_drops_the_pair(home, basis, s
 
     async def run():
         async with app.run_test(size=(100, 30)) as pilot:
-            await to_the_prompt(app, pilot)
             try:
-                assert await asyncio.to_thread(driver.called.wait, 10)
-                await pilot.press("b")
-                await pilot.pause()
+                await answer_while_writing(app, pilot, driver, "b")
                 assert isinstance(app.screen, WaitScreen)
                 await pilot.press("escape")
                 await pilot.pause()
@@ -206,11 +211,8 @@ def test_the_quiz_ending_while_a_pair_is_written(home, basis, scorer):
 
     async def run():
         async with app.run_test(size=(100, 30)) as pilot:
-            await to_the_prompt(app, pilot)
             try:
-                assert await asyncio.to_thread(driver.called.wait, 10)
-                await pilot.press("b")          # the last question
-                await pilot.pause()
+                await answer_while_writing(app, pilot, driver, "b")  # the last question
                 assert isinstance(app.screen, DoneScreen), screen_text(app)
                 await pilot.press("m")          # a few more, before the worker has returned
                 await pilot.pause()
