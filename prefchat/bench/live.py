@@ -10,7 +10,7 @@ the ratio; a retry after the guard counts in the live time.
 --read-s R measures what the full-screen quiz does: it writes the pair while the person reads the pool
 question before it. Each overlapped question starts writing, the bench waits R seconds (the person
 reading; nothing else runs, as in the quiz), and times what is left: the wait the person sees after
-answering. (--plain writes the pair only when it is due, so there the wait is the live time.)"""
+answering. (Piped --plain writes the pair only when it is due, so there the wait is the live time.)"""
 
 from __future__ import annotations
 

@@ -87,7 +87,8 @@ def run_onboarding(profile=None, questions=None, restart=False, plain=False, bas
     if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
         s = loader()
         driver = live_driver(s, seed) if live else None
-        return run_plain(s, sys.stdin, Console(), driver, wait_for_model=not sys.stdin.isatty())
+        return run_plain(s, sys.stdin, Console(), driver, wait_for_model=not sys.stdin.isatty(),
+                         ahead=sys.stdin.isatty())
 
     from prefchat.tui.onboard_app import OnboardApp
 

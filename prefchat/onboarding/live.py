@@ -18,9 +18,10 @@ For the current posterior (lambda, H):
 
 A or B is +nu by a coin, so position bias cannot leak into lambda. Nothing here touches a UI: the
 Textual app and the --plain runner call `LiveDriver.make` (one or two generations) and fall back to
-pool questions on any failure. The Textual app calls it from a worker right after the prompt and asks
-the pair after the pool question on screen, so the writing overlaps the person's reading; --plain
-writes it at once (piped answers must meet the questions in a fixed order)."""
+pool questions on any failure. The Textual app (from a worker) and --plain on a terminal (from a
+thread) call it right after the prompt and ask the pair after the pool question on screen, so the
+writing overlaps the person's reading; with piped input --plain writes it when due (the answers must
+meet the questions in a fixed order)."""
 
 from __future__ import annotations
 

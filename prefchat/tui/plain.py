@@ -4,7 +4,8 @@ Made for screen readers, dumb terminals and scripts: answers can be piped in (`p
 prefchat onboard --plain`). End of input means quit; every answer given so far is already saved.
 
 With --live (a LiveDriver), the model loads in a background thread while pool questions are asked;
-once it is ready, every other question asks for a prompt and shows two replies the model wrote."""
+once it is ready, every other question asks for a prompt and shows two replies the model wrote. On an
+interactive terminal they are written while the pool question after the prompt is read (`ahead`)."""
 
 from __future__ import annotations
 
@@ -87,20 +88,60 @@ def _stopped_at(s: QuizSession) -> str:
     return f"Stopped at question {s.answered + 1}{of}"
 
 
-def _live_turn(console: Console, stdin: IO[str], s: QuizSession, driver) -> bool:
-    """Ask for a prompt and generate a live pair. False at end of input (quit)."""
+def _live_prompt(console: Console, stdin: IO[str], driver) -> str | None:
+    """The prompt for a live question: the typed line, or the suggestion on Enter; "" for a pool
+    question instead; None at end of input (quit)."""
     hint = driver.prompt_hint()
     console.print(Rule("Live question", align="left"))
     line = _ask_raw(console, stdin, f"Type a prompt you care about (Enter: \"{hint}\"; p: a pool question "
                                     "instead): ")
     if line is None:
-        return False
+        return None
     if line.strip().lower() in ("p", "pool"):
-        return True
-    console.print("Writing two replies with your model…", markup=False)
-    if driver.make(s, line.strip() or hint) is None and driver.note:
-        console.print(driver.note, markup=False, highlight=False)
+        return ""
+    return line.strip() or hint
+
+
+def _live_turn(console: Console, stdin: IO[str], s: QuizSession, driver) -> bool:
+    """Ask for a prompt and generate a live pair now. False at end of input (quit)."""
+    prompt = _live_prompt(console, stdin, driver)
+    if prompt is None:
+        return False
+    if prompt:
+        console.print("Writing two replies with your model…", markup=False)
+        if driver.make(s, prompt) is None and driver.note:
+            console.print(driver.note, markup=False, highlight=False)
     return True
+
+
+class _Ahead:
+    """A live pair written in a thread while the person reads the pool question on screen (an
+    interactive terminal); asked after that question, like the full-screen quiz does."""
+
+    def __init__(self, s: QuizSession, driver, prompt: str) -> None:
+        self.cancel = threading.Event()
+        self.pair = None
+        # a copy of the posterior now: the person answers (and the session refits) meanwhile
+        precision = s.elicitor.precision.copy()
+        self.thread = threading.Thread(target=self._run, args=(s, driver, prompt, precision), daemon=True)
+        self.thread.start()
+
+    def _run(self, s, driver, prompt, precision) -> None:
+        self.pair = driver.make(s, prompt, self.cancel, offer=False, precision=precision)
+
+    def collect(self, console: Console):
+        """The pair (None if it failed), waiting for the model if it is not done yet."""
+        if self.thread.is_alive():
+            console.print("Waiting for your model's two replies…", markup=False)
+        try:
+            self.thread.join()
+        finally:  # Ctrl-C while waiting: stop the model too
+            self.cancel.set()
+        return self.pair
+
+
+def _last_was_live(s: QuizSession) -> bool:
+    return bool(s.elicitor.order) and bool(s.elicitor.order[-1])
 
 
 def _ask_raw(console: Console, stdin: IO[str], prompt: str) -> str | None:
@@ -114,15 +155,19 @@ def _ask_raw(console: Console, stdin: IO[str], prompt: str) -> str | None:
     return line.rstrip("\n")
 
 
-def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wait_for_model: bool = False) -> int:
+def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wait_for_model: bool = False,
+              ahead: bool = False) -> int:
     """Run the quiz; returns the exit code (0 finished and saved, 1 stopped early with progress kept).
     driver: a LiveDriver for --live (None: pool questions only). wait_for_model: load the model before
     the first question (for piped input, so a script knows which line is a prompt) instead of asking
-    pool questions while it loads."""
+    pool questions while it loads. ahead (an interactive terminal): a live pair is written while the
+    person reads the pool question after the prompt, and asked after it; piped input keeps the fixed
+    order prompt, live answer."""
     if s.resumed and not s.done:
         console.print(f"Resuming profile '{s.name}' at question {s.answered + 1}.", markup=False)
     noted = False
     checked_at = -1  # the answer count at which a live question was last considered
+    job: _Ahead | None = None  # a live pair being written for after the question on screen
     if driver is not None:
         if wait_for_model:
             console.print("Loading your model for live questions…", markup=False)
@@ -138,7 +183,15 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                 if driver.state == "off" and driver.note and not noted:
                     console.print(driver.note, markup=False, highlight=False)
                     noted = True
-                if s.current().live is None and driver.due(s):
+                if ahead and job is None and s.current().live is None and driver.due(s, ahead=True):
+                    prompt = _live_prompt(console, stdin, driver)
+                    if prompt is None:
+                        return _quit(console, s)
+                    if prompt:
+                        job = _Ahead(s, driver, prompt)
+                        console.print("Your model is writing two replies; they come after this question.",
+                                      markup=False)
+                elif not ahead and s.current().live is None and driver.due(s):
                     if not _live_turn(console, stdin, s, driver):
                         return _quit(console, s)
                     noted = noted or driver.state == "off"  # _live_turn printed the note
@@ -147,6 +200,8 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
             _show(console, s)
             line = _ask(console, stdin, "Your choice [a/b/n, u undo, q quit, ? help]: ")
             if line is None or line in ("q", "quit"):
+                if job is not None:
+                    job.cancel.set()
                 return _quit(console, s)
             if line in ("u", "undo"):
                 try:
@@ -166,6 +221,15 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                 s.answer(KEYS[line])
             except PrefchatError:
                 console.print(f"Not saved: {unsaved_note(s)}.", markup=False, highlight=False)
+            if job is not None and s.done:
+                job.cancel.set()  # the quiz is over: the pair is not needed
+                job = None
+            elif job is not None and not _last_was_live(s):  # (after an undo it waits for a pool answer)
+                pair, job = job.collect(console), None
+                if pair is not None and s.wants_live():
+                    s.offer_live(pair)
+                elif driver.note:
+                    console.print(driver.note, markup=False, highlight=False)
         lost = final_save(s)
         if lost:
             console.print(f"The quiz is finished, but {lost}", markup=False, highlight=False)
