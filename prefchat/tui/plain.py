@@ -230,6 +230,7 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                     s.offer_live(pair)
                 elif driver.note:
                     console.print(driver.note, markup=False, highlight=False)
+                    noted = noted or driver.state == "off"  # printed: not again at the next question
         lost = final_save(s)
         if lost:
             console.print(f"The quiz is finished, but {lost}", markup=False, highlight=False)

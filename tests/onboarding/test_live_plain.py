@@ -69,3 +69,17 @@ def test_answering_first_waits_and_the_direction_is_the_one_at_the_prompt(home, 
     ref.answer("a")
     assert set(instructions_for(ref.elicitor.precision, basis)[1:]) != at_prompt
     assert set(driver.live.backend.requests[0].instructions) == at_prompt
+
+
+def test_a_backend_failure_while_reading_falls_back_once_and_keeps_every_answer(home, basis, scorer):
+    from prefchat.llm import BackendError
+
+    class Down(Scripted):
+        def _generate(self, request, on_delta, cancel):
+            raise BackendError("the server at 127.0.0.1:9 refused the connection")
+
+    driver = LiveDriver(LiveQuestions(Down([]), basis, scorer=scorer, seed=0, per_side=2))
+    code, out, s = quiz(driver, ["What should I cook tonight?", "a", "b", "a"])
+    assert out.count("Live questions are off") == 1 and "refused the connection" in out
+    assert out.count("Type a prompt you care about") == 1  # off for the rest of the quiz
+    assert [a["choice"] for a in saved(home)["answers"]] == ["a", "b", "a"]
