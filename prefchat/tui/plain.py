@@ -140,6 +140,17 @@ class _Ahead:
         return self.pair
 
 
+class _Kept:
+    """A written pair put back by an undo from it: asked again after the next pool answer, so the
+    person's prompt and the model's work are not thrown away."""
+
+    def __init__(self, pair) -> None:
+        self.pair = pair
+
+    def collect(self, console: Console):
+        return self.pair
+
+
 def _last_was_live(s: QuizSession) -> bool:
     return bool(s.elicitor.order) and bool(s.elicitor.order[-1])
 
@@ -167,7 +178,8 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
         console.print(f"Resuming profile '{s.name}' at question {s.answered + 1}.", markup=False)
     noted = False
     checked_at = -1  # the answer count at which a live question was last considered
-    job: _Ahead | None = None  # a live pair being written for after the question on screen
+    job: _Ahead | _Kept | None = None  # a live pair being written (or kept) for after the question on screen
+    stale: _Ahead | None = None  # a cancelled job whose thread may still be using the model
     if driver is not None:
         if wait_for_model:
             console.print("Loading your model for live questions…", markup=False)
@@ -183,7 +195,8 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                 if driver.state == "off" and driver.note and not noted:
                     console.print(driver.note, markup=False, highlight=False)
                     noted = True
-                if ahead and job is None and s.current().live is None and driver.due(s, ahead=True):
+                model_free = stale is None or not stale.thread.is_alive()
+                if ahead and job is None and model_free and s.current().live is None and driver.due(s, ahead=True):
                     prompt = _live_prompt(console, stdin, driver)
                     if prompt is None:
                         return _quit(console, s)
@@ -200,16 +213,19 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
             _show(console, s)
             line = _ask(console, stdin, "Your choice [a/b/n, u undo, q quit, ? help]: ")
             if line is None or line in ("q", "quit"):
-                if job is not None:
+                if isinstance(job, _Ahead):
                     job.cancel.set()
                 return _quit(console, s)
             if line in ("u", "undo"):
+                q, before = s.current(), s.answered
                 try:
                     console.print("Undone: asking the previous question again." if s.undo()
                                   else "Nothing to undo yet.", markup=False)
                 except PrefchatError:
                     console.print(f"Undone, but not saved: {unsaved_note(s)}.", markup=False,
                                   highlight=False)
+                if q is not None and q.live is not None and s.answered < before and job is None:
+                    job = _Kept(q.live)  # undo from the live pair: it comes again after the answer undone
                 continue
             if line in ("?", "h", "help"):
                 console.print(HELP, markup=False, highlight=False)
@@ -222,15 +238,17 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
             except PrefchatError:
                 console.print(f"Not saved: {unsaved_note(s)}.", markup=False, highlight=False)
             if job is not None and s.done:
-                job.cancel.set()  # the quiz is over: the pair is not needed
+                if isinstance(job, _Ahead):
+                    job.cancel.set()  # the quiz is over: the pair is not needed
+                    stale = job
                 job = None
             elif job is not None and not _last_was_live(s):  # (after an undo it waits for a pool answer)
                 pair, job = job.collect(console), None
                 if pair is not None and s.wants_live():
                     s.offer_live(pair)
-                elif driver.note:
+                elif driver.note and not (noted and driver.state == "off"):  # the "off" note: once
                     console.print(driver.note, markup=False, highlight=False)
-                    noted = noted or driver.state == "off"  # printed: not again at the next question
+                    noted = noted or driver.state == "off"
         lost = final_save(s)
         if lost:
             console.print(f"The quiz is finished, but {lost}", markup=False, highlight=False)

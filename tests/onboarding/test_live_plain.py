@@ -83,3 +83,50 @@ def test_a_backend_failure_while_reading_falls_back_once_and_keeps_every_answer(
     assert out.count("Live questions are off") == 1 and "refused the connection" in out
     assert out.count("Type a prompt you care about") == 1  # off for the rest of the quiz
     assert [a["choice"] for a in saved(home)["answers"]] == ["a", "b", "a"]
+
+
+def test_undo_from_the_live_pair_keeps_it_for_after_the_pool_answer(home, basis, scorer):
+    # prompt (Enter) over pool 1; pool 1 -> a; the live pair -> u (undo pool 1's answer); pool 1 -> a;
+    # the same live pair again -> b; end of input at the next prompt
+    code, out, s = quiz(live_driver(basis, scorer), ["", "a", "u", "a", "b"])
+    answers = saved(home)["answers"]
+    assert [a["choice"] for a in answers] == ["a", "b"] and answers[1]["prompt"] == suggestion(0)
+    assert out.count("Type a prompt you care about") == 2  # not asked again for the pool question undone
+    assert out.count("Live question: both replies were written by your model") == 2  # the pair, twice
+
+
+def test_undo_of_a_live_answer_never_puts_two_live_questions_together(home, basis, scorer):
+    # L1 as above; then the prompt over pool 2 (typed: the scripted replies' topic); u (undo L1's answer
+    # while L2 is written); L1 -> a again; pool 2 -> a; L2 -> b
+    lines = ["", "a", "a", suggestion(0), "u", "a", "a", "b"]
+    code, out, s = quiz(live_driver(basis, scorer), lines)
+    answers = saved(home)["answers"]
+    assert [a["choice"] for a in answers] == ["a", "a", "a", "b"]
+    live = [a["prompt"] == suggestion(0) for a in answers]
+    assert live == [False, True, False, True]
+
+
+class SlowTerminal(Terminal):
+    """A person typing: each line comes a moment later, so the background work finishes first."""
+
+    def readline(self, *a):
+        threading.Event().wait(0.3)
+        return super().readline(*a)
+
+
+def test_the_off_note_is_said_once_even_after_an_undo_while_writing(home, basis, scorer):
+    from prefchat.llm import BackendError
+
+    class Down(Scripted):
+        def _generate(self, request, on_delta, cancel):
+            raise BackendError("the server at 127.0.0.1:9 refused the connection")
+
+    driver = LiveDriver(LiveQuestions(Down([]), basis, scorer=scorer, seed=0, per_side=2))
+    driver.load()
+    s = open_session(profile="live", seed=1)
+    out = io.StringIO()
+    # pool question instead (p), pool 1 -> a, a prompt over pool 2, u (the model fails meanwhile), a, a
+    lines = "".join(f"{x}\n" for x in ["p", "a", "What should I cook tonight?", "u", "a", "a"])
+    run_plain(s, SlowTerminal(lines), Console(file=out, width=200), driver, ahead=True)
+    assert out.getvalue().count("Live questions are off") == 1
+    assert [a["choice"] for a in saved(home)["answers"]] == ["a", "a"]
