@@ -140,13 +140,24 @@ class FastMiniLM:
 
     def encode_ids(self, ids: list[list[int]]) -> np.ndarray:
         torch = self._torch
+        lengths = [len(s) for s in ids]
+        with torch.inference_mode():
+            x = self.hidden_states(ids)
+            owner = torch.repeat_interleave(torch.arange(len(ids)), torch.tensor(lengths))
+            pooled = x.new_zeros(len(ids), self.dim).index_add_(0, owner, x)
+            pooled /= torch.tensor(lengths, dtype=x.dtype)[:, None]
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    def hidden_states(self, ids: list[list[int]]):
+        """The last layer's rows for every token of every sequence, packed end to end (n_tokens x dim);
+        encode_ids mean-pools them per sequence."""
+        torch = self._torch
         F = torch.nn.functional
         lengths = [len(s) for s in ids]
-        n_tok, n_sent, dim, heads = sum(lengths), len(ids), self.dim, self.heads
+        n_tok, dim, heads = sum(lengths), self.dim, self.heads
         with torch.inference_mode():
             flat = torch.tensor([t for s in ids for t in s], dtype=torch.long)
             positions = torch.cat([torch.arange(n) for n in lengths])
-            owner = torch.repeat_interleave(torch.arange(n_sent), torch.tensor(lengths))
             x = self.word[flat] + self.pos[positions] + self.type0
             x = F.layer_norm(x, (dim,), *self.emb_ln, eps=self.eps)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -176,6 +187,4 @@ class FastMiniLM:
                 # widest activation skips two casts.
                 h = F.gelu(F.linear(x.to(self._mm), *layer["up"]))
                 x = F.layer_norm(x + self._linear(h, layer["down"]), (dim,), *layer["ln2"], eps=self.eps)
-            pooled = x.new_zeros(n_sent, dim).index_add_(0, owner, x)
-            pooled /= torch.tensor(lengths, dtype=x.dtype)[:, None]
-            return F.normalize(pooled, dim=-1).numpy()
+            return x

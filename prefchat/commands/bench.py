@@ -214,6 +214,9 @@ def bench_basis(
                                       "of at most this many padded tokens (0: one padded batch)."),
     mixed_lengths: bool = typer.Option(False, "--mixed-lengths", help="Backbone training: responses of "
                                        "random lengths in [train-tokens/4, train-tokens] instead of all full."),
+    spans: bool = typer.Option(False, "--spans", help="MiniLM basis: instead, time sentence vectors pooled from "
+                               "one pass per response (token spans) against one pass per sentence, and how far "
+                               "phi moves (issue 16's route; BENCHMARKS.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Basis model speed on this device: training pairs/s, scoring responses/s, and scoring latency.
@@ -222,6 +225,13 @@ def bench_basis(
     MiniLM basis).
     GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 10 ms, bf16 training >= 600 pairs/s."""
     # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
+    if spans:
+        from prefchat.bench import spans as span_route
+        from prefchat.bench.machine import machine
+
+        result = span_route.measure(runs)
+        typer.echo(json.dumps(result) if as_json else span_route.report(result, machine()))
+        return
     from prefchat.bench import basis
 
     out = basis.measure(backbone, make_tiny, mode, device, train_pairs, train_tokens, accumulate, steps, runs,

@@ -77,3 +77,31 @@ def test_engine_report_has_one_table_row_per_budget():
     rows = re.findall(r"│\s+(\d+) │\s+([\d.]+) │\s+([\d.]+) │\s+([\d.]+) │", text)
     assert rows == [("5", "0.700", "0.600", "0.900"), ("10", "0.800", "0.650", "0.900")]
     assert "median of 7: 0.500 ms" in text and "(true rank 4)" in text
+
+
+def test_token_spans_cover_exactly_each_sentence():
+    """The span route pools each sentence's own tokens out of one pass over the whole response: the
+    tokens it picks must decode to that sentence, and the special tokens belong to no sentence."""
+    from prefchat.basis.encoders import MiniLMEncoder
+    from prefchat.bench.spans import sentence_token_spans
+
+    enc = MiniLMEncoder(device="cpu", fast=True)
+    enc.encode(["load"])
+    tok = enc._fast.tokenizer
+    text = "Keep basil in water. It hates the fridge!\nChange the water daily."
+    e = tok.encode(text, add_special_tokens=True)
+    spans = sentence_token_spans(text, e.offsets)
+    assert [tok.decode([e.ids[j] for j in s]) for s in spans] == [
+        "keep basil in water.", "it hates the fridge!", "change the water daily."]
+    assert 0 not in sum(spans, []) and len(e.ids) - 1 not in sum(spans, [])  # [CLS], [SEP]
+
+
+def test_span_route_reports_its_speed_and_how_far_phi_moves():
+    from prefchat.bench import spans
+
+    out = spans.measure(runs=1)
+    assert out["sentences_ms"] > 0 and out["spans_ms"] > 0
+    assert out["speedup"] == pytest.approx(out["sentences_ms"] / out["spans_ms"])
+    assert -1 <= out["sentence_cosine_min"] <= out["sentence_cosine_median"] <= 1
+    assert len(out["phi_corr_per_dim"]) == 8 and out["phi_corr_min_per_dim"] == min(out["phi_corr_per_dim"])
+    assert "token spans" in spans.report(out, "test machine")
