@@ -235,8 +235,7 @@ class LiveDriver:
         there is always a pool question in between: a prompt may be asked right after a live answer."""
         if self.state != "ready" or not session.wants_live():
             return False
-        last_live = bool(session.elicitor.order) and session.elicitor.order[-1]
-        return ahead or not last_live
+        return ahead or not session.last_answer_live
 
     def prompt_hint(self) -> str:
         return suggestion(self._asked)

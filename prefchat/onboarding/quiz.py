@@ -226,6 +226,11 @@ class QuizSession(QuizSaving):
 
     # -- live questions ------------------------------------------------------------------------------
 
+    @property
+    def last_answer_live(self) -> bool:
+        """The latest answer was to a live pair (the elicitor's `order` marks those)."""
+        return bool(self.elicitor.order) and bool(self.elicitor.order[-1])
+
     def wants_live(self) -> bool:
         """True when the next question could be a live one (the quiz is not over, none is waiting)."""
         return self._live is None and not self.done

@@ -306,10 +306,6 @@ class OnboardApp(App[Outcome]):
         if not self._live_busy():
             self._live_ready = pair
 
-    def _last_was_live(self) -> bool:
-        order = self.session.elicitor.order if self.session is not None else []
-        return bool(order) and bool(order[-1])
-
     def _live_prompted(self, prompt: str | None) -> None:
         if not prompt or self.session is None:
             return
@@ -342,7 +338,7 @@ class OnboardApp(App[Outcome]):
         one. After an undo the last answer may be a live one: then the pair waits for the next pool
         answer, so two live questions never follow each other."""
         s, pair = self.session, self._live_ready
-        if s is not None and not s.done and self._last_was_live():
+        if s is not None and not s.done and s.last_answer_live:
             pair = None
         else:
             self._live_ready = None
@@ -374,7 +370,7 @@ class OnboardApp(App[Outcome]):
             if not isinstance(self.screen, DoneScreen):
                 self.push_screen(DoneScreen(s))
         elif isinstance(self.screen, QuizScreen):
-            if self._live_pending and not self._last_was_live():
+            if self._live_pending and not s.last_answer_live:
                 self.push_screen(WaitScreen())  # answered before the model finished: wait for the pair
             elif self._live_ready is not None:
                 self._ask_ready_live()

@@ -151,10 +151,6 @@ class _Kept:
         return self.pair
 
 
-def _last_was_live(s: QuizSession) -> bool:
-    return bool(s.elicitor.order) and bool(s.elicitor.order[-1])
-
-
 def _ask_raw(console: Console, stdin: IO[str], prompt: str) -> str | None:
     """One line from stdin as typed (not lower-cased); None at end of input."""
     console.print(prompt, end="", markup=False, highlight=False)
@@ -242,7 +238,7 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                     job.cancel.set()  # the quiz is over: the pair is not needed
                     stale = job
                 job = None
-            elif job is not None and not _last_was_live(s):  # (after an undo it waits for a pool answer)
+            elif job is not None and not s.last_answer_live:  # (after an undo it waits for a pool answer)
                 pair, job = job.collect(console), None
                 if pair is not None and s.wants_live():
                     s.offer_live(pair)
