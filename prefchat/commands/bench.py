@@ -224,14 +224,15 @@ def bench_basis(
     Latency: the median to score 8 responses (x 256 tokens for a backbone; ~200 tokens with the
     MiniLM basis).
     GPU targets for Qwen2.5-0.5B shape: 8x256 scoring <= 10 ms, bf16 training >= 600 pairs/s."""
-    # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
     if spans:
+        # Local: a benchmark's code loads only when it runs (`prefchat bench --help` stays cheap)
         from prefchat.bench import spans as span_route
         from prefchat.bench.machine import machine
 
         result = span_route.measure(runs)
         typer.echo(json.dumps(result) if as_json else span_route.report(result, machine()))
         return
+    # Local: as above
     from prefchat.bench import basis
 
     out = basis.measure(backbone, make_tiny, mode, device, train_pairs, train_tokens, accumulate, steps, runs,
