@@ -7,7 +7,7 @@ guard on each (+nu, -nu) pair, and the choice of the pair furthest apart along n
 comparison decode exactly --max-tokens tokens (end-of-turn ignored), so reply length does not decide
 the ratio; a retry after the guard counts in the live time.
 
---read-s R measures what the full-screen quiz does: it writes the pair while the person reads the pool
+--read-s R measures what the quiz on a terminal does: it writes the pair while the person reads the pool
 question before it. Each overlapped question starts writing, the bench waits R seconds (the person
 reading; nothing else runs, as in the quiz), and times what is left: the wait the person sees after
 answering. (Piped --plain writes the pair only when it is due, so there the wait is the live time.)"""
@@ -113,7 +113,7 @@ def report(out: dict) -> str:
         f"({verdict} the 1.5x target); one attempt (no guard retry) {out['ratio_per_attempt']:.2f}x; "
         f"model and scorer load {out['load_s']:.1f} s",
         *([] if not out.get("overlap") else [
-            f"written while the person reads for {out['overlap']['read_s']:g} s (the full-screen quiz): wait "
+            f"written while the person reads for {out['overlap']['read_s']:g} s (the quiz on a terminal): wait "
             f"after the answer median {out['overlap']['wait_median_s']:.3f} s, worst "
             f"{out['overlap']['ratio_worst']:.2f}x a best-of-2 (runs {out['overlap']['waits_s']}; attempts "
             f"{out['overlap']['attempts']})"]),

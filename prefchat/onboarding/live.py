@@ -230,9 +230,10 @@ class LiveDriver:
 
     def due(self, session, ahead: bool = False) -> bool:
         """True when it is time to ask for a live prompt. Without `ahead` the pair is written now and
-        asked next, so a live question never follows a live one. With `ahead` (the Textual quiz) the
-        pair is written while the person reads the pool question on screen and asked after it, so
-        there is always a pool question in between: a prompt may be asked right after a live answer."""
+        asked next, so a live question never follows a live one. With `ahead` (the Textual quiz, and
+        --plain on a terminal) the pair is written while the person reads the pool question on screen
+        and asked after it (QuizSession.wants_written_pair), so there is always a pool question in
+        between: a prompt may be asked right after a live answer."""
         if self.state != "ready" or not session.wants_live():
             return False
         return ahead or not session.last_answer_live

@@ -231,6 +231,12 @@ class QuizSession(QuizSaving):
         """The latest answer was to a live pair (the elicitor's `order` marks those)."""
         return bool(self.elicitor.order) and bool(self.elicitor.order[-1])
 
+    def wants_written_pair(self) -> bool:
+        """A live pair written while the question before it was read may be asked now: the quiz wants
+        a live question and the latest answer was a pool one (after an undo it may be a live one; the
+        pair then waits, so two live questions never follow each other)."""
+        return self.wants_live() and not self.last_answer_live
+
     def wants_live(self) -> bool:
         """True when the next question could be a live one (the quiz is not over, none is waiting)."""
         return self._live is None and not self.done

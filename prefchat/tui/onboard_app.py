@@ -334,16 +334,15 @@ class OnboardApp(App[Outcome]):
             self._ask_ready_live()
 
     def _ask_ready_live(self) -> None:
-        """Ask the written pair now (the pool question before it was just answered), if the quiz wants
-        one. After an undo the last answer may be a live one: then the pair waits for the next pool
-        answer, so two live questions never follow each other."""
+        """Ask the written pair now if the quiz wants it (QuizSession.wants_written_pair); after an undo
+        to a live answer it waits for the next pool answer, and a finished quiz drops it."""
         s, pair = self.session, self._live_ready
-        if s is not None and not s.done and s.last_answer_live:
-            pair = None
-        else:
+        if s is not None and s.wants_written_pair():
             self._live_ready = None
-        if pair is not None and s is not None and s.wants_live():
-            s.offer_live(pair)
+            if pair is not None:
+                s.offer_live(pair)
+        elif s is None or s.done:
+            self._live_ready = None
         if isinstance(self.screen, QuizScreen):
             self.screen.refresh_question()  # no new prompt now if it failed: the next answer asks again
 
@@ -370,7 +369,7 @@ class OnboardApp(App[Outcome]):
             if not isinstance(self.screen, DoneScreen):
                 self.push_screen(DoneScreen(s))
         elif isinstance(self.screen, QuizScreen):
-            if self._live_pending and not s.last_answer_live:
+            if self._live_pending and s.wants_written_pair():
                 self.push_screen(WaitScreen())  # answered before the model finished: wait for the pair
             elif self._live_ready is not None:
                 self._ask_ready_live()

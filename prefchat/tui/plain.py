@@ -238,9 +238,9 @@ def run_plain(s: QuizSession, stdin: IO[str], console: Console, driver=None, wai
                     job.cancel.set()  # the quiz is over: the pair is not needed
                     stale = job
                 job = None
-            elif job is not None and not s.last_answer_live:  # (after an undo it waits for a pool answer)
+            elif job is not None and s.wants_written_pair():  # (after an undo it may have to wait)
                 pair, job = job.collect(console), None
-                if pair is not None and s.wants_live():
+                if pair is not None:
                     s.offer_live(pair)
                 elif driver.note and not (noted and driver.state == "off"):  # the "off" note: once
                     console.print(driver.note, markup=False, highlight=False)
