@@ -16,28 +16,45 @@ FLAVOURS = [
     "writing, creative projects, events, time management, careers, job hunting, public speaking",
 ]
 N_BATCH, PER = 6, 27
-rng = random.Random(7)
-count = {d: 0 for d in DIRS}
-batches = [[] for _ in range(N_BATCH)]
-for i in range(N_BATCH * PER):
+
+
+def spec_triples(dirs, count, rng, n_extra):
+    """One prompt's six 3-trait triples: every direction in dirs once, plus n_extra rotating extras
+    (the least used so far, one per trait), shuffled until no triple has a trait twice."""
     extras = []
-    for d in sorted(DIRS, key=lambda d: (count[d], rng.random())):
-        if len(extras) == 4: break
+    for d in sorted(dirs, key=lambda d: (count[d], rng.random())):
+        if len(extras) == n_extra: break
         if all(e[0] != d[0] for e in extras):
             extras.append(d)
-    slots = DIRS + extras
+    slots = dirs + extras
     while True:
         rng.shuffle(slots)
-        triples = [slots[k:k + 3] for k in range(0, 18, 3)]
+        triples = [slots[k:k + 3] for k in range(0, len(slots), 3)]
         if all(len({t for t, _ in tr}) == 3 for tr in triples):
             break
     for d in slots: count[d] += 1
-    b = i % N_BATCH
-    pid = f"p{i + 1:04d}"
-    batches[b].append({"id": pid, "category": CATS[i % len(CATS)],
-                       "responses": [{"id": f"{pid}-r{k + 1}", "spec": {t: s for t, s in sorted(tr, key=lambda x: TRAITS.index(x[0]))}}
-                                     for k, tr in enumerate(triples)]})
-for b in range(N_BATCH):
-    json.dump({"batch": b + 1, "domain_flavour": FLAVOURS[b], "prompts": batches[b]},
-              open(f"specs/batch{b + 1}.json", "w"), indent=1)
-print(count)
+    return triples
+
+
+def make_batches(n_batch, per, first, dirs, n_extra, seed, cat_offset=0, fixed=()):
+    """Specs for n_batch batches of per prompts (ids from p{first}); every response also carries the
+    (trait, value) pairs in fixed."""
+    rng = random.Random(seed)
+    count = {d: 0 for d in dirs}
+    batches = [[] for _ in range(n_batch)]
+    for i in range(n_batch * per):
+        triples = spec_triples(dirs, count, rng, n_extra)
+        pid = f"p{first + i:04d}"
+        batches[i % n_batch].append({"id": pid, "category": CATS[(i + cat_offset) % len(CATS)],
+                                     "responses": [{"id": f"{pid}-r{k + 1}",
+                                                    "spec": {t: s for t, s in sorted(list(fixed) + tr, key=lambda x: TRAITS.index(x[0]))}}
+                                                   for k, tr in enumerate(triples)]})
+    return batches, count
+
+
+if __name__ == "__main__":
+    batches, count = make_batches(N_BATCH, PER, 1, DIRS, 4, seed=7)
+    for b in range(N_BATCH):
+        json.dump({"batch": b + 1, "domain_flavour": FLAVOURS[b], "prompts": batches[b]},
+                  open(f"specs/batch{b + 1}.json", "w"), indent=1)
+    print(count)
