@@ -3,7 +3,7 @@ import json, re, sys
 from collections import defaultdict
 TRAITS = ["length", "formality", "humour", "elicitation", "politeness", "enthusiasm", "confidence"]
 out, spec = sys.argv[1], sys.argv[2]
-QUIZ = "--quiz" in sys.argv[3:]  # quiz batches (QUIZ_GUIDE.md): prompts <= 20 words, replies 20-45 words
+QUIZ = "--quiz" in sys.argv[3:]  # quiz batches (quiz/GUIDE.md): prompts <= 20 words, replies 20-45 words
 specs = {p["id"]: p for p in json.load(open(spec))["prompts"]}
 rows = [json.loads(l) for l in open(out, encoding="utf-8") if l.strip()]
 problems = []

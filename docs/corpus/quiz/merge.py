@@ -1,4 +1,4 @@
-"""Build the quiz-batch experiment's corpus (issue 14, BENCHMARKS.md "Short quiz replies").
+"""Build the quiz-batch experiment's corpus (issue 14, BENCHMARKS.md "What limits the reading target").
 
 Final labels follow ../adjudicate.py's rule: length by its measurable definition; for the other traits
 the blind audit (audit/quizK_labels.jsonl) wins wherever it saw something, else the writer's spec
