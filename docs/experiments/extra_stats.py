@@ -18,16 +18,18 @@ import numpy as np
 import prefchat.basis.evaluate as evaluate
 import prefchat.basis.train as train
 
-_INVITE = re.compile(r"\b(let me know|tell me|share|what about you|have you|do you|would you|are you|what's your|"
-                     r"what is your|how about you|curious|your thoughts|which one|did you)\b", re.I)
-_EXCITED = re.compile(r"\b(love|amazing|awesome|fantastic|wonderful|excit\w*|thrill\w*|incredible|delight\w*|"
-                      r"brilliant|fun|yay|wow)\b", re.I)
-_DISMISSIVE = re.compile(r"\b(obviously|just|seriously|come on|not hard|google|frankly|honestly|basic|of course|"
-                         r"again|clearly)\b", re.I)
-_SLANG = re.compile(r"\b(gonna|wanna|kinda|yeah|hey|stuff|pretty|super|cool|totally|nah|yep|okay|ok|guys|folks|"
-                    r"lol|bit)\b", re.I)
-_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|my|me)\b", re.I)
-_FLAT = re.compile(r"\b(fine|okay|adequate|suffices?|enough|works|standard|usual|plain|simply)\b", re.I)
+# Word lists, one per statistic; each becomes a whole-word, case-blind pattern.
+_WORDS = {
+    "invite": "let me know|tell me|share|what about you|have you|do you|would you|are you|what's your|"
+              "what is your|how about you|curious|your thoughts|which one|did you",
+    "excited": r"love|amazing|awesome|fantastic|wonderful|excit\w*|thrill\w*|incredible|delight\w*|brilliant|"
+               "fun|yay|wow",
+    "dismissive": "obviously|just|seriously|come on|not hard|google|frankly|honestly|basic|of course|again|clearly",
+    "slang": "gonna|wanna|kinda|yeah|hey|stuff|pretty|super|cool|totally|nah|yep|okay|ok|guys|folks|lol|bit",
+    "first_person": "i|i'm|i've|my|me",
+    "flat": "fine|okay|adequate|suffices?|enough|works|standard|usual|plain|simply",
+}
+_RX = {name: re.compile(rf"\b({words})\b", re.I) for name, words in _WORDS.items()}
 _ASIDE = re.compile(r"[()\u2014]|--|\bas if\b|\blike a\b|\bimagine\b|\bpun\b|\bjoke\b", re.I)
 
 
@@ -38,9 +40,8 @@ def extra_stats(texts: list[str]) -> np.ndarray:
         n = max(len(words), 1)
         sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", t.strip()) if s]
         rate = lambda rx: len(rx.findall(t)) / n * 10  # noqa: E731 - per 10 words, as text_stats
-        rows.append([float(bool(sentences) and "?" in sentences[-1]), rate(_INVITE), rate(_EXCITED),
-                     rate(_DISMISSIVE), rate(_SLANG), rate(_FIRST_PERSON), rate(_FLAT), rate(_ASIDE),
-                     np.log1p(n / max(len(sentences), 1)), sum(len(w) >= 9 for w in words) / n * 10])
+        rows.append([float(bool(sentences) and "?" in sentences[-1]), *(rate(rx) for rx in _RX.values()),
+                     rate(_ASIDE), np.log1p(n / max(len(sentences), 1)), sum(len(w) >= 9 for w in words) / n * 10])
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), 10)
 
 

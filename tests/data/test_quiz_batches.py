@@ -73,3 +73,16 @@ def test_reading_bound_perfect_reader_beats_a_noisy_one():
     assert set(got) == {0.0, 1.0}, out
     assert got[0.0][0] == 1.0 and got[0.0][1] > 0.98
     assert got[1.0][0] < 0.6 and got[1.0][1] < got[0.0][1] - 0.2
+
+
+def test_extra_stats_read_what_they_name():
+    spec = importlib.util.spec_from_file_location("extra_stats", ROOT / "docs" / "experiments" / "extra_stats.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    f = mod.extra_stats(["Water it weekly. What do you grow?", "Water it weekly. Obviously, just google it.",
+                         "Water it weekly, I love it, amazing!"])
+    assert f.shape == (3, 10)
+    assert f[0, 0] == 1 and f[1, 0] == 0 and f[2, 0] == 0  # a closing question
+    assert f[0, 1] > 0 and f[1, 1] == 0  # an invitation ("do you")
+    assert f[2, 2] > 0 and f[0, 2] == 0  # excitement
+    assert f[1, 3] > 0 and f[0, 3] == 0  # dismissive words
