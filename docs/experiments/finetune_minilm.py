@@ -63,6 +63,10 @@ def feats(rows):
 all_rows = np.arange(len(c.texts)); tr = np.unique(np.concatenate([ca, cb]))
 with torch.no_grad():
     last.eval(); F0 = torch.cat([feats(all_rows[i:i + 64]) for i in range(0, len(all_rows), 64)])
+from prefchat.basis.encoders import MiniLMEncoder
+from prefchat.basis.train import cached_features
+ref = cached_features(MiniLMEncoder(), c.texts)  # the shipped basis's features of the same texts
+print(f"features: largest difference from the shipped basis's {float(np.abs(F0.numpy() - ref).max()):.1e}", flush=True)
 if FROM_SHIPPED:
     # Start from the shipped head (PReF-trained) and refit each training user's vector on it; stage 2's
     # weight penalty then pulls the head toward the shipped weights (W0), not toward zero.
