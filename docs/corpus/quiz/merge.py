@@ -12,19 +12,14 @@ from trait differences, the map fitted on the pool's pairs).
 
     python docs/corpus/quiz/merge.py OUT [--reading]
 """
-import json, re, sys
+import json, sys
 from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-TRAITS = ["length", "formality", "humour", "elicitation", "politeness", "enthusiasm", "confidence"]
-
-
-def length_label(t):
-    n = len(re.findall(r"[A-Za-z0-9']+", t))
-    s = len([x for x in re.split(r"(?<=[.!?])\s+|\n+", t.strip()) if re.search(r"[A-Za-z]", x)])
-    return 1 if n >= 120 else (-1 if s <= 3 and n <= 60 else 0)
+sys.path.insert(0, str(HERE.parent))
+from adjudicate import TRAITS, final_label  # noqa: E402 - the first six batches' rule, reused
 
 
 def adjudicated():
@@ -45,7 +40,7 @@ def adjudicated():
                 if w:
                     nz[t] += 1
                     agree_nz[t] += w == a[t]
-                x["traits"][t] = length_label(x["text"]) if t == "length" else (w if a[t] == 0 else a[t])
+                x["traits"][t] = final_label(t, w, a[t], x["text"])
     for t in TRAITS:
         print(f"{t:12s} agreement {agree[t] / n:.3f}, where the spec marked it {agree_nz[t] / max(nz[t], 1):.3f}")
     return rows
